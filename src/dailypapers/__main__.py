@@ -1,0 +1,5 @@
+"""``python -m dailypapers``."""
+
+from dailypapers.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The JSON API, in Hugging Face Papers' shapes so existing clients work."""

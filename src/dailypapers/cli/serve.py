@@ -1,0 +1,76 @@
+"""``dailypapers serve`` and ``dailypapers demo``."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import click
+import uvicorn
+
+from dailypapers.cli.main import Context, one_line_errors, pass_context
+from dailypapers.ingest.pipeline import run_ingest
+from dailypapers.sources.jsonl import read_jsonl
+from dailypapers.storage.papers import count_papers
+
+
+def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    ctx.engine  # noqa: B018 - migrate before the workers start
+    click.echo(f"serving {ctx.settings.site_name} on http://{host}:{port} ({workers} workers)")
+    uvicorn.run(
+        "dailypapers.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+port_option = click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+workers_option = click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+)
+
+
+@click.command()
+@host_option
+@port_option
+@workers_option
+@pass_context
+@one_line_errors
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """Run the web site and JSON API (migrates the database first)."""
+    _serve(ctx, host, port, workers)
+
+
+def sample_path() -> Path:
+    """The bundled sample of real arXiv papers (see sample/SOURCE.md)."""
+    return Path(str(resources.files("dailypapers") / "sample" / "papers.jsonl.gz"))
+
+
+@click.command()
+@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True, help="Start the site after loading.")
+@host_option
+@port_option
+@workers_option
+@pass_context
+@one_line_errors
+def demo(ctx: Context, then_serve: bool, host: str, port: int, workers: int) -> None:
+    """Load the bundled sample of real arXiv papers (idempotent), then serve the site."""
+    path = sample_path()
+    report = run_ingest(
+        engine=ctx.engine,
+        source="demo",
+        params={"sample": path.name, "size": path.stat().st_size},
+        records=lambda resume: read_jsonl(path, resume=resume),
+        explicit_days=True,
+        batch_size=ctx.settings.ingest_batch_size,
+    )
+    click.echo(report.summary())
+    with ctx.engine.connect() as conn:
+        click.echo(f"{count_papers(conn=conn)} papers in {ctx.settings.effective_database_url}")
+    if then_serve:
+        _serve(ctx, host, port, workers)

@@ -1,0 +1,1 @@
+"""Ingest: normalise raw records and upsert them idempotently, with a report and a checkpoint."""

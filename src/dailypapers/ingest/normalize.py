@@ -1,0 +1,173 @@
+"""Turn loosely typed ``RawPaper`` records into validated ``Paper`` records, or a reason to reject.
+
+Handles arXiv ids (new and old style, URLs, ``arXiv:`` prefixes, versions), whitespace
+(arXiv hard-wraps abstracts at ~80 columns), LaTeX accents in names, categories and dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+import unicodedata
+
+from dailypapers.records import Paper, RawPaper
+
+NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
+OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
+CATEGORY = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
+ID_PREFIX = re.compile(
+    r"^(?:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/|arxiv:)", re.IGNORECASE
+)
+MAX_TITLE = 1000
+MAX_ABSTRACT = 20000
+MAX_AUTHORS = 5000
+
+
+class Rejected(ValueError):
+    """A record that cannot be stored; the message is the reason shown in the report."""
+
+
+def parse_arxiv_id(value: str) -> tuple[str, int | None]:
+    """Split an arXiv id, URL or ``arXiv:`` reference into (id without version, version)."""
+    text = ID_PREFIX.sub("", value.strip())
+    text = text.removesuffix(".pdf").strip("/")
+    for pattern in (NEW_ID, OLD_ID):
+        match = pattern.match(text)
+        if match:
+            return match.group(1), int(match.group(2)) if match.group(2) else None
+    raise Rejected(f"not an arXiv id: {value[:80]!r}")
+
+
+_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
+            "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
+            "c": "\u0327", "k": "\u0328"}
+_ACCENT_RE = re.compile(r"\\([`'^\"~=.uvHck])\s*\{?\\?([A-Za-z])\}?")
+_SPECIAL = {r"\o": "ø", r"\O": "Ø", r"\ss": "ß", r"\ae": "æ", r"\AE": "Æ", r"\aa": "å",
+            r"\AA": "Å", r"\l": "ł", r"\L": "Ł", r"\i": "ı", r"\&": "&"}
+_SPECIAL_RE = re.compile(r"\\(ss|ae|AE|aa|AA|o|O|l|L|i|&)(?![A-Za-z])\s?")
+
+
+def delatex_name(value: str) -> str:
+    """Replace LaTeX accent commands in a name (``M\\"uller``, ``{\\'e}``) with Unicode."""
+    if "\\" not in value and "{" not in value:
+        return value
+    text = _ACCENT_RE.sub(
+        lambda m: unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)]), value
+    )
+    text = _SPECIAL_RE.sub(lambda m: _SPECIAL["\\" + m.group(1)], text)
+    return text.replace("{", "").replace("}", "")
+
+
+_SPACES = re.compile(r"\s+")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+
+
+def clean_line(value: str) -> str:
+    """Collapse all whitespace runs to single spaces."""
+    return _SPACES.sub(" ", value).strip()
+
+
+def clean_abstract(value: str) -> str:
+    """Unwrap hard-wrapped lines but keep paragraph breaks (blank lines)."""
+    paragraphs = (clean_line(part) for part in _PARAGRAPH.split(value.strip()))
+    return "\n\n".join(part for part in paragraphs if part)
+
+
+def parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | None:
+    """Parse ISO 8601, RFC 2822 or a date into an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    text = value.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            raise Rejected(f"unreadable date {text[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_day(value: dt.date | str | None) -> dt.date | None:
+    """Parse a day (``YYYY-MM-DD`` or anything ``parse_datetime`` reads)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, dt.date):
+        return value
+    parsed = parse_datetime(value)
+    assert parsed is not None
+    return parsed.date()
+
+
+def _optional(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = clean_line(value)
+    return cleaned or None
+
+
+def _categories(raw: RawPaper) -> tuple[tuple[str, ...], str]:
+    seen: dict[str, None] = {}
+    primary = clean_line(raw.primary_category or "")
+    for category in ([primary] if primary else []) + list(raw.categories):
+        for part in clean_line(category).split(" "):
+            if part and CATEGORY.match(part):
+                seen.setdefault(part, None)
+    if not seen:
+        raise Rejected("no valid category")
+    categories = tuple(seen)
+    return categories, primary if primary in seen else categories[0]
+
+
+def normalize(raw: RawPaper) -> Paper:
+    """Validate and normalise one raw record; raises ``Rejected`` with the reason."""
+    if raw.error:
+        raise Rejected(raw.error)
+    if not raw.arxiv_id:
+        raise Rejected("missing arXiv id")
+    arxiv_id, id_version = parse_arxiv_id(raw.arxiv_id)
+    version = raw.version or id_version or 1
+    if version < 1 or version > 1000:
+        raise Rejected(f"impossible version {version}")
+    title = clean_line(raw.title or "")
+    if not title:
+        raise Rejected("missing title")
+    abstract = clean_abstract(raw.abstract or "")
+    if not abstract:
+        raise Rejected("missing abstract")
+    if len(title) > MAX_TITLE or len(abstract) > MAX_ABSTRACT:
+        raise Rejected("title or abstract too long")
+    authors = tuple(a for a in (delatex_name(clean_line(n)) for n in raw.authors) if a)
+    if len(authors) > MAX_AUTHORS:
+        raise Rejected("too many authors")
+    categories, primary = _categories(raw)
+    published = parse_datetime(raw.published) or parse_datetime(raw.updated)
+    if published is None and raw.day:
+        published = parse_datetime(parse_day(raw.day))
+    if published is None:
+        raise Rejected("missing publication date")
+    updated = parse_datetime(raw.updated) or published
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        categories=categories,
+        primary_category=primary,
+        published_at=published,
+        updated_at=max(updated, published),
+        comment=_optional(raw.comment),
+        journal_ref=_optional(raw.journal_ref),
+        doi=_optional(raw.doi),
+        license=_optional(raw.license),
+    )

@@ -1,0 +1,101 @@
+"""Day, ISO-week and month periods: parsing from URLs, labels and navigation targets."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["day", "week", "month"]
+WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
+MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+class PeriodError(ValueError):
+    """A date, week or month parameter that cannot be read; the message says what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of days a list covers."""
+
+    kind: Kind
+    start: dt.date
+    end: dt.date
+
+    @property
+    def param(self) -> str:
+        """The query-string value that selects this period (``2026-06-01``, ``2026-W23``)."""
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return f"{self.start.year}-{self.start.month:02d}"
+
+    @property
+    def query(self) -> str:
+        """The query string for the HTML list (``date=...``, ``week=...``, ``month=...``)."""
+        return f"{'date' if self.kind == 'day' else self.kind}={self.param}"
+
+    @property
+    def label(self) -> str:
+        """A short human label: ``Jun 8``, ``Week 23, 2026``, ``June 2026``."""
+        if self.kind == "day":
+            return f"{self.start:%b} {self.start.day}, {self.start.year}"
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"Week {week}, {year}"
+        return f"{self.start:%B %Y}"
+
+
+def day(value: dt.date) -> Period:
+    """The one-day period."""
+    return Period("day", value, value)
+
+
+def week_of(value: dt.date) -> Period:
+    """The ISO week (Monday to Sunday) containing ``value``."""
+    start = value - dt.timedelta(days=value.weekday())
+    return Period("week", start, start + dt.timedelta(days=6))
+
+
+def month_of(value: dt.date) -> Period:
+    """The calendar month containing ``value``."""
+    last = calendar.monthrange(value.year, value.month)[1]
+    return Period("month", value.replace(day=1), value.replace(day=last))
+
+
+def around(kind: Kind, value: dt.date) -> Period:
+    """The period of ``kind`` containing ``value``."""
+    return {"day": day, "week": week_of, "month": month_of}[kind](value)
+
+
+def parse_period(
+    *, date: str | None = None, week: str | None = None, month: str | None = None
+) -> Period | None:
+    """Read at most one of date / week / month; None when none is given."""
+    given = [(k, v) for k, v in (("date", date), ("week", week), ("month", month)) if v]
+    if len(given) > 1:
+        raise PeriodError("give only one of date, week and month")
+    if not given:
+        return None
+    kind, value = given[0]
+    value = value.strip()
+    try:
+        if kind == "date":
+            return day(dt.date.fromisoformat(value))
+        if kind == "week":
+            match = WEEK.match(value)
+            if not match:
+                raise ValueError
+            return week_of(dt.date.fromisocalendar(int(match[1]), int(match[2]), 1))
+        match = MONTH.match(value)
+        if not match:
+            raise ValueError
+        return month_of(dt.date(int(match[1]), int(match[2]), 1))
+    except ValueError:
+        expected = {"date": "YYYY-MM-DD", "week": "YYYY-Www", "month": "YYYY-MM"}[kind]
+        raise PeriodError(f"{kind} must look like {expected}, got {value[:40]!r}") from None

@@ -1,0 +1,116 @@
+"""The one typed settings object: every knob, its default and its meaning.
+
+All settings come from environment variables with the ``DAILYPAPERS_`` prefix
+(or a ``.env`` file in the working directory).  ``docs/settings.md`` lists every
+field; a test checks that it does.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    """Settings for every part of dailypapers (env prefix ``DAILYPAPERS_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DAILYPAPERS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses to start with the placeholder secret key.",
+    )
+    data_dir: Path = Field(
+        Path("./data"),
+        description="The one directory that holds all state (SQLite file, indexes, checkpoints).",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/dailypapers.sqlite3`. "
+        "For PostgreSQL: `postgresql+psycopg://user:pass@host:5432/dbname`.",
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET,
+        description="Signs cookies and tokens. Must be set to a long random value in production.",
+    )
+    site_name: str = Field("Daily Papers", description="Name shown in the header and titles.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public URL of the site, used for absolute links in feeds and emails.",
+    )
+    page_size: int = Field(
+        50, ge=1, le=500, description="Papers per page on day, week and month lists."
+    )
+    feed_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["cs.AI", "cs.CL", "cs.CV", "cs.LG"],
+        description="Newly announced papers whose primary category is in this list are put on "
+        "their day's list automatically. Comma-separated or JSON list; empty disables the rule.",
+    )
+    feed_cross_lists: bool = Field(
+        False,
+        description="Also feature papers cross-listed into `feed_categories` (any category matches).",
+    )
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv API (Atom) endpoint."
+    )
+    arxiv_oai_url: str = Field("https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint.")
+    arxiv_rss_url: str = Field(
+        "https://rss.arxiv.org/atom",
+        description="arXiv listing feeds; the category list is appended, e.g. `/cs.LG+cs.CL`.",
+    )
+    arxiv_request_interval: float = Field(
+        3.0, ge=0, description="Minimum seconds between two requests to arXiv (arXiv asks for 3)."
+    )
+    arxiv_max_retries: int = Field(
+        5, ge=0, description="Retries on HTTP 429/5xx and network errors, with backoff."
+    )
+    arxiv_timeout: float = Field(30.0, gt=0, description="Seconds before an arXiv request times out.")
+    user_agent: str = Field(
+        "dailypapers/0.1 (self-hosted; +https://github.com/dailypapers)",
+        description="User-Agent sent to arXiv.",
+    )
+    ingest_batch_size: int = Field(
+        2000, ge=1, description="Records per transaction (and per checkpoint) during ingest."
+    )
+
+    @field_validator("feed_categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "DAILYPAPERS_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dailypapers.sqlite3').resolve()}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Settings read once from the environment (tests build their own ``Settings``)."""
+    return Settings()

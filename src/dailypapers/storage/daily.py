@@ -1,0 +1,188 @@
+"""Daily-list repository: which paper is on which day, and the list queries pages are built from.
+
+Every list query is a fixed number of statements whatever the page size (no N+1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.records import Listing
+from dailypapers.storage.schema import daily_entries, papers, users
+
+Sort = Literal["publishedAt", "trending"]
+
+ENTRY_COLUMNS = (
+    papers,
+    daily_entries.c.day,
+    daily_entries.c.submitted_at,
+    daily_entries.c.origin,
+    func.coalesce(users.c.display_name, daily_entries.c.submitter_name).label("submitter"),
+    users.c.username.label("submitter_username"),
+)
+
+
+def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
+    """Put papers on their day's list unless already listed; returns the ids newly listed.
+
+    Upvote counts from an import raise the stored count, never lower it.
+    """
+    if not listings:
+        return []
+    unique: dict[str, Listing] = {}
+    for listing in listings:
+        unique.setdefault(listing.arxiv_id, listing)
+    ids = list(unique)
+    already = set(
+        conn.execute(select(daily_entries.c.paper_id).where(daily_entries.c.paper_id.in_(ids)))
+        .scalars()
+        .all()
+    )
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "day": item.day,
+            "paper_id": item.arxiv_id,
+            "submitter_name": item.submitter_name,
+            "submitted_at": now,
+            "origin": item.origin,
+        }
+        for item in unique.values()
+        if item.arxiv_id not in already
+    ]
+    if rows:
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+        conn.execute(insert(daily_entries).on_conflict_do_nothing(), rows)
+    votes = [
+        {"b_id": item.arxiv_id, "n": item.upvotes} for item in unique.values() if item.upvotes
+    ]
+    if votes:
+        conn.execute(
+            update(papers)
+            .where(and_(papers.c.id == bindparam("b_id"), papers.c.upvotes < bindparam("n")))
+            .values(upvotes=bindparam("n")),
+            votes,
+        )
+    return [row["paper_id"] for row in rows]
+
+
+def _visible_entries() -> Select[tuple[object, ...]]:
+    return (
+        select(*ENTRY_COLUMNS)
+        .select_from(
+            daily_entries.join(papers, papers.c.id == daily_entries.c.paper_id).outerjoin(
+                users, users.c.id == daily_entries.c.submitted_by_id
+            )
+        )
+        .where(papers.c.hidden.is_(False))
+    )
+
+
+def list_entries(
+    *,
+    conn: Connection,
+    start: dt.date,
+    end: dt.date,
+    sort: Sort = "publishedAt",
+    submitter: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[RowMapping], int]:
+    """Papers listed between ``start`` and ``end`` (inclusive), one page of them and the total."""
+    where = [daily_entries.c.day >= start, daily_entries.c.day <= end]
+    if submitter:
+        where.append(
+            func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter
+        )
+    order = (
+        (papers.c.upvotes.desc(), papers.c.published_at.desc(), papers.c.id.desc())
+        if sort == "trending"
+        else (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
+    )
+    query = _visible_entries().where(*where).order_by(*order).offset(offset).limit(limit)
+    rows = list(conn.execute(query).mappings())
+    if offset == 0 and len(rows) < limit:
+        return rows, len(rows)
+    count = (
+        select(func.count())
+        .select_from(
+            daily_entries.join(papers, papers.c.id == daily_entries.c.paper_id).outerjoin(
+                users, users.c.id == daily_entries.c.submitted_by_id
+            )
+        )
+        .where(papers.c.hidden.is_(False), *where)
+    )
+    return rows, int(conn.execute(count).scalar_one())
+
+
+def entry_for_paper(*, conn: Connection, arxiv_id: str) -> RowMapping | None:
+    """A paper with its daily-list entry (day and submitter), if it is on a list."""
+    query = (
+        select(*ENTRY_COLUMNS)
+        .select_from(
+            papers.outerjoin(daily_entries, daily_entries.c.paper_id == papers.c.id).outerjoin(
+                users, users.c.id == daily_entries.c.submitted_by_id
+            )
+        )
+        .where(papers.c.id == arxiv_id)
+    )
+    return conn.execute(query).mappings().first()
+
+
+def latest_day(*, conn: Connection, on_or_before: dt.date | None = None) -> dt.date | None:
+    """The most recent day that has a visible paper on its list."""
+    query = select(func.max(daily_entries.c.day))
+    if on_or_before is not None:
+        query = query.where(daily_entries.c.day <= on_or_before)
+    value = conn.execute(query).scalar_one_or_none()
+    return _as_date(value)
+
+
+def neighbour_days(
+    *, conn: Connection, start: dt.date, end: dt.date
+) -> tuple[dt.date | None, dt.date | None]:
+    """The nearest listed day before ``start`` and after ``end`` (skipping empty days)."""
+    before = conn.execute(
+        select(func.max(daily_entries.c.day)).where(daily_entries.c.day < start)
+    ).scalar_one_or_none()
+    after = conn.execute(
+        select(func.min(daily_entries.c.day)).where(daily_entries.c.day > end)
+    ).scalar_one_or_none()
+    return _as_date(before), _as_date(after)
+
+
+def _as_date(value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    assert isinstance(value, dt.date)
+    return value
+
+
+def iter_entries_with_papers(
+    *, conn: Connection, batch_size: int = 1000
+) -> Iterator[list[RowMapping]]:
+    """All papers (listed or not) with their entry, in id order, keyset-paginated batches."""
+    last = ""
+    base = select(*ENTRY_COLUMNS).select_from(
+        papers.outerjoin(daily_entries, daily_entries.c.paper_id == papers.c.id).outerjoin(
+            users, users.c.id == daily_entries.c.submitted_by_id
+        )
+    )
+    while True:
+        rows = list(
+            conn.execute(
+                base.where(papers.c.id > last).order_by(papers.c.id).limit(batch_size)
+            ).mappings()
+        )
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]

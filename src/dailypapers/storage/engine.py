@@ -1,0 +1,68 @@
+"""Engines for SQLite (WAL, foreign keys, busy timeout) and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
+
+from dailypapers.settings import Settings
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA mmap_size=268435456",
+    "PRAGMA temp_store=MEMORY",
+)
+
+
+def _configure_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy manage transactions (BEGIN is emitted in ``_begin``).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    # BEGIN IMMEDIATE for writers would serialise readers too; plain BEGIN (deferred) plus
+    # busy_timeout gives one writer at a time without blocking WAL readers.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the per-backend settings dailypapers relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=8,
+            max_overflow=8,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            **kwargs,
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, **kwargs)
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine for the configured database (SQLite in the data directory by default)."""
+    return make_engine(settings.effective_database_url)
+
+
+def is_postgres(engine: Engine) -> bool:
+    """Whether this engine talks to PostgreSQL."""
+    return engine.dialect.name == "postgresql"

@@ -1,0 +1,163 @@
+"""Paper repository: idempotent batch upserts and lookups (one query per list)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.records import Paper
+from dailypapers.storage.schema import paper_categories, papers
+
+# SQLite's limit on bound parameters is 32766; stay well below it.
+_CHUNK = 900
+
+
+def content_hash(paper: Paper) -> str:
+    """A stable hash of everything that describes the paper, to detect unchanged records."""
+    data = [
+        paper.version,
+        paper.title,
+        paper.abstract,
+        list(paper.authors),
+        list(paper.categories),
+        paper.primary_category,
+        paper.published_at.isoformat(),
+        paper.updated_at.isoformat(),
+        paper.comment,
+        paper.journal_ref,
+        paper.doi,
+        paper.license,
+    ]
+    return hashlib.blake2b(orjson.dumps(data), digest_size=16).hexdigest()
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    """What a batch upsert did, with the ids in each group."""
+
+    new: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _row(paper: Paper, digest: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": paper.arxiv_id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "primary_category": paper.primary_category,
+        "published_at": paper.published_at,
+        "updated_at": paper.updated_at,
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "license": paper.license,
+        "content_hash": digest,
+        "modified_at": now,
+    }
+
+
+def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
+    """Insert new papers, replace older versions or changed metadata, count the rest.
+
+    A record with a lower version than the stored one never overwrites it. Within one batch
+    the last record for an id wins.
+    """
+    latest: dict[str, Paper] = {}
+    for paper in batch:
+        kept = latest.get(paper.arxiv_id)
+        if kept is None or paper.version >= kept.version:
+            latest[paper.arxiv_id] = paper
+    ids = list(latest)
+    stored: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(papers.c.id, papers.c.version, papers.c.content_hash).where(
+                papers.c.id.in_(chunk)
+            )
+        )
+        stored.update({row.id: (row.version, row.content_hash) for row in rows})
+    now = dt.datetime.now(dt.UTC)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    result = UpsertResult([], [], [])
+    for arxiv_id, paper in latest.items():
+        digest = content_hash(paper)
+        if arxiv_id not in stored:
+            inserts.append({**_row(paper, digest, now), "created_at": now})
+            result.new.append(arxiv_id)
+        elif paper.version < stored[arxiv_id][0] or digest == stored[arxiv_id][1]:
+            result.unchanged.append(arxiv_id)
+        else:
+            row = _row(paper, digest, now)
+            row["b_id"] = row.pop("id")
+            updates.append(row)
+            result.updated.append(arxiv_id)
+    if inserts:
+        conn.execute(insert(papers), inserts)
+    if updates:
+        columns = {key: bindparam(key) for key in updates[0] if key != "b_id"}
+        conn.execute(
+            update(papers).where(papers.c.id == bindparam("b_id")).values(**columns), updates
+        )
+        for chunk in _chunks(result.updated):
+            conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
+    category_rows = [
+        {"paper_id": arxiv_id, "category": category}
+        for arxiv_id in result.new + result.updated
+        for category in latest[arxiv_id].categories
+    ]
+    if category_rows:
+        conn.execute(insert(paper_categories), category_rows)
+    return result
+
+
+def get_paper(*, conn: Connection, arxiv_id: str) -> RowMapping | None:
+    """One paper by id (without version), hidden ones included."""
+    return conn.execute(select(papers).where(papers.c.id == arxiv_id)).mappings().first()
+
+
+def get_papers(*, conn: Connection, ids: Sequence[str]) -> dict[str, RowMapping]:
+    """Papers by id, in one query per 900 ids."""
+    found: dict[str, RowMapping] = {}
+    for chunk in _chunks(list(ids)):
+        for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))).mappings():
+            found[row["id"]] = row
+    return found
+
+
+def count_papers(*, conn: Connection) -> int:
+    """Number of stored papers."""
+    return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+
+def iter_papers(*, conn: Connection, batch_size: int = 1000) -> Iterator[RowMapping]:
+    """All papers ordered by id, fetched in keyset-paginated batches (bounded memory)."""
+    last = ""
+    while True:
+        rows = (
+            conn.execute(
+                select(papers).where(papers.c.id > last).order_by(papers.c.id).limit(batch_size)
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1]["id"]

@@ -1,0 +1,1 @@
+"""Server-rendered HTML pages (FastAPI + Jinja2) and the application factory."""

@@ -1,0 +1,83 @@
+"""The application factory: pages, JSON API, static files, error pages and the page cache."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
+
+from dailypapers import __version__
+from dailypapers.api.routes import router as api_router
+from dailypapers.settings import Settings
+from dailypapers.storage.engine import engine_from_settings
+from dailypapers.web.pages import router as pages_router
+from dailypapers.web.render import page
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the ASGI application for ``settings`` (read from the environment when None)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title=settings.site_name,
+        version=__version__,
+        description="Daily research papers: lists, papers and search. "
+        "Field names follow Hugging Face's Papers API.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or engine_from_settings(settings)
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"
+    )
+    app.include_router(api_router)
+    app.include_router(pages_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        message = _validation_message(exc)
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=422)
+        return page(request, "error.html", {"title": "Bad request", "message": message}, 400)
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        if _is_api(request) or exc.status_code not in (404, 405):
+            return JSONResponse(
+                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            )
+        return page(
+            request,
+            "error.html",
+            {"title": "Page not found", "message": "There is no page at this address."},
+            exc.status_code,
+        )
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

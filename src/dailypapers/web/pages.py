@@ -1,0 +1,116 @@
+"""HTML pages: the daily list (day, week, month), paper pages and health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import Connection, text
+
+from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
+from dailypapers.queries import daily
+from dailypapers.queries.periods import PeriodError, parse_period
+from dailypapers.storage.papers import count_papers
+from dailypapers.web.deps import get_conn
+from dailypapers.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def not_found(request: Request, title: str, message: str, **extra: object) -> HTMLResponse:
+    """A 404 page that says what was not found and where to go instead."""
+    return page(request, "error.html", {"title": title, "message": message, **extra}, 404)
+
+
+def _list_page(
+    request: Request,
+    conn: Connection,
+    *,
+    date: str | None,
+    week: str | None,
+    month: str | None,
+    p: int,
+    sort: Literal["publishedAt", "trending"],
+) -> Response:
+    try:
+        period = parse_period(date=date, week=week, month=month)
+    except PeriodError as exc:
+        return page(request, "error.html", {"title": "Bad date", "message": str(exc)}, 400)
+    limit = request.app.state.settings.page_size
+    result = daily.daily_list(conn=conn, period=period, page=p, limit=limit, sort=sort)
+    if result is None:
+        return page(request, "empty.html", {"title": "No papers yet"})
+    if not result.entries:
+        latest = daily.daily_list(conn=conn, period=None, limit=1)
+        return not_found(
+            request,
+            f"No papers for {result.period.label}",
+            "Nothing was listed for that period.",
+            previous=result.previous,
+            next=result.next,
+            latest=latest.period if latest else None,
+        )
+    return page(request, "list.html", {"listing": result, "title": result.period.label})
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    conn: Annotated[Connection, Depends(get_conn)],
+    p: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    sort: Literal["publishedAt", "trending"] = "publishedAt",
+) -> Response:
+    """The latest day's list."""
+    return _list_page(request, conn, date=None, week=None, month=None, p=p, sort=sort)
+
+
+@router.get("/papers", response_class=HTMLResponse)
+def papers_list(
+    request: Request,
+    conn: Annotated[Connection, Depends(get_conn)],
+    date: str | None = None,
+    week: str | None = None,
+    month: str | None = None,
+    p: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    sort: Literal["publishedAt", "trending"] = "publishedAt",
+) -> Response:
+    """A day's (``?date=``), week's (``?week=``) or month's (``?month=``) list."""
+    return _list_page(request, conn, date=date, week=week, month=month, p=p, sort=sort)
+
+
+@router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
+def paper_page(
+    request: Request, arxiv_id: str, conn: Annotated[Connection, Depends(get_conn)]
+) -> Response:
+    """One paper: full abstract, authors, categories, links and BibTeX."""
+    try:
+        canonical, _ = parse_arxiv_id(arxiv_id)
+    except Rejected:
+        return not_found(request, "Paper not found", f"{arxiv_id[:80]!r} is not an arXiv id.")
+    if canonical != arxiv_id:
+        return RedirectResponse(f"/papers/{canonical}", status_code=308)
+    row = daily.paper_detail(conn=conn, arxiv_id=canonical)
+    if row is None:
+        return not_found(request, "Paper not found", f"No paper {canonical} is stored here.")
+    return page(
+        request,
+        "paper.html",
+        {
+            "paper": row,
+            "title": row["title"],
+            "links": daily.arxiv_links(row),
+            "bibtex": daily.bibtex(row),
+        },
+    )
+
+
+@router.get("/health")
+def health(conn: Annotated[Connection, Depends(get_conn)]) -> Response:
+    """Checks the database answers; 503 when it does not."""
+    try:
+        conn.execute(text("SELECT 1"))
+        papers = count_papers(conn=conn)
+    except Exception as exc:  # any database failure means unhealthy
+        return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "papers": papers})

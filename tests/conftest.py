@@ -1,0 +1,137 @@
+"""Shared fixtures: a migrated database per test on SQLite and PostgreSQL, app and CLI helpers.
+
+Every test that uses ``engine`` (directly or through ``client``/``settings``) runs once per
+backend. Set ``DAILYPAPERS_TEST_BACKENDS=sqlite`` to run only one while developing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from dailypapers.settings import Settings
+from dailypapers.storage.engine import make_engine
+from dailypapers.storage.migrate import upgrade
+from dailypapers.web.app import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+BACKENDS = [b for b in os.environ.get("DAILYPAPERS_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+_counter = itertools.count()
+
+
+def shared_data(*parts: str) -> Path:
+    """A path in ../shared/data, skipping the test when the shared data is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """URL of the admin database of a PostgreSQL server on loopback, for the whole run."""
+    external = os.environ.get("DAILYPAPERS_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> str:
+    """Name of a migrated PostgreSQL template database."""
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    name = f"dp_template_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = make_engine(pg_server.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    engine.dispose()
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh, migrated database (one per test and backend)."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("pg_server")
+    template = request.getfixturevalue("pg_template")
+    name = f"dp_test_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the per-test database."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Settings pointing at the per-test database and a temporary data directory."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        arxiv_request_interval=0,
+        page_size=50,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """An in-process HTTP client for the app on the per-test database."""
+    with TestClient(create_app(settings, engine)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for running the CLI against the per-test database."""
+    env = {
+        "DAILYPAPERS_DATA_DIR": str(settings.data_dir),
+        "DAILYPAPERS_DATABASE_URL": settings.database_url,
+        "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
