@@ -1,6 +1,7 @@
 """Build the bundled demo sample from ../shared/data/arxiv-daily-feed (a maintainer tool).
 
-Takes every feed day of 2026-05 and 2026-06 and keeps up to 75 papers per day (ids in order), writing
+Takes every feed day of 2026-05 and 2026-06 and keeps up to 75 papers per day (ids in order),
+writing
 our own export format to src/dailypapers/sample/papers.jsonl.gz.  The product never reads
 ../shared; it reads only the file this script writes.
 """

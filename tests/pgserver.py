@@ -56,15 +56,39 @@ class PostgresServer:
         if self.user:
             self.root.chmod(0o755)
             shutil.chown(self.root, self.user)
-        self._run([str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                   "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+        self._run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]
+        )
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
             "-c shared_buffers=256MB"
         )
-        self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                   "-o", options, "-w", "-t", "60", "start"])
+        self._run(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
         self.bin_dir = bin_dir
 
     def _run(self, args: list[str]) -> None:
@@ -85,6 +109,8 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server and delete its files."""
         try:
-            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"])
+            self._run(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+            )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

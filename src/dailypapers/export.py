@@ -1,11 +1,12 @@
-"""Export every paper (with its day, submitter and upvotes) as JSON lines that ``ingest jsonl`` reads."""
+"""Export every paper (with its day, submitter and upvotes) as JSON lines for ``ingest jsonl``."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 from sqlalchemy import Engine
@@ -46,19 +47,16 @@ def iter_export(engine: Engine) -> Iterator[dict[str, Any]]:
 
 def write_export(engine: Engine, path: Path | None, out: IO[bytes] | None = None) -> int:
     """Write the export to ``path`` (gzip when it ends in .gz) or ``out``; returns the count."""
-    count = 0
-    if path is not None:
-        handle: IO[bytes] = (
-            gzip.open(path, "wb") if path.suffix == ".gz" else path.open("wb")  # type: ignore[assignment]
-        )
-    else:
-        assert out is not None
-        handle = out
-    try:
+    with contextlib.ExitStack() as stack:
+        if path is None:
+            assert out is not None
+            handle = out
+        elif path.suffix == ".gz":
+            handle = cast(IO[bytes], stack.enter_context(gzip.GzipFile(path, "wb")))
+        else:
+            handle = stack.enter_context(path.open("wb"))
+        count = 0
         for record in iter_export(engine):
             handle.write(orjson.dumps(record) + b"\n")
             count += 1
-    finally:
-        if path is not None:
-            handle.close()
     return count

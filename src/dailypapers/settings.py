@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "change-me"
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value production refuses
 
 
 class Settings(BaseSettings):
@@ -57,12 +57,15 @@ class Settings(BaseSettings):
     )
     feed_cross_lists: bool = Field(
         False,
-        description="Also feature papers cross-listed into `feed_categories` (any category matches).",
+        description="Also feature papers cross-listed into `feed_categories` "
+        "(any category matches).",
     )
     arxiv_api_url: str = Field(
         "https://export.arxiv.org/api/query", description="arXiv API (Atom) endpoint."
     )
-    arxiv_oai_url: str = Field("https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint.")
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint."
+    )
     arxiv_rss_url: str = Field(
         "https://rss.arxiv.org/atom",
         description="arXiv listing feeds; the category list is appended, e.g. `/cs.LG+cs.CL`.",
@@ -73,7 +76,9 @@ class Settings(BaseSettings):
     arxiv_max_retries: int = Field(
         5, ge=0, description="Retries on HTTP 429/5xx and network errors, with backoff."
     )
-    arxiv_timeout: float = Field(30.0, gt=0, description="Seconds before an arXiv request times out.")
+    arxiv_timeout: float = Field(
+        30.0, gt=0, description="Seconds before an arXiv request times out."
+    )
     user_agent: str = Field(
         "dailypapers/0.1 (self-hosted; +https://github.com/dailypapers)",
         description="User-Agent sent to arXiv.",

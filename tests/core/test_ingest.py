@@ -71,9 +71,11 @@ def test_changed_metadata_of_same_version_is_an_update(engine: Engine) -> None:
     )
     assert report.updated == 1
     with engine.connect() as conn:
-        cats = conn.execute(
-            select(paper_categories.c.category).order_by(paper_categories.c.category)
-        ).scalars().all()
+        cats = (
+            conn.execute(select(paper_categories.c.category).order_by(paper_categories.c.category))
+            .scalars()
+            .all()
+        )
     assert cats == ["cs.CL", "cs.LG"]
 
 
@@ -130,7 +132,10 @@ def test_explicit_days_keep_upvotes_and_submitter(engine: Engine) -> None:
     report = ingest(engine, records, explicit_days=True)
     assert report.featured == 1
     again = ingest(
-        engine, [raw("2606.00001", day="2026-06-09", upvotes=3)], explicit_days=True, params={"x": 2}
+        engine,
+        [raw("2606.00001", day="2026-06-09", upvotes=3)],
+        explicit_days=True,
+        params={"x": 2},
     )
     assert again.featured == 0
     with engine.connect() as conn:
@@ -179,3 +184,19 @@ def test_interrupted_run_resumes_from_checkpoint_without_doubling(engine: Engine
         engine=engine, source="t", params={}, records=lambda r: _after(records, r), batch_size=5
     )
     assert third.resumed_from is None and third.unchanged == 25
+
+
+def test_a_poorer_source_never_erases_known_fields(engine: Engine) -> None:
+    rich = raw("2606.00001", categories=["cs.LG"], doi="10.1/x", journal_ref="JMLR")
+    ingest(engine, [rich], params={"r": 1})
+    poor = ingest(engine, [raw("2606.00001", categories=[], doi=None)], params={"r": 2})
+    assert poor.unchanged == 1
+    with engine.connect() as conn:
+        row = paper_repo.get_paper(conn=conn, arxiv_id="2606.00001")
+    assert row is not None
+    assert (row["categories"], row["doi"], row["journal_ref"]) == (["cs.LG"], "10.1/x", "JMLR")
+
+
+def test_papers_without_categories_are_stored(engine: Engine) -> None:
+    report = ingest(engine, [raw("2606.00001", categories=[])])
+    assert report.new == 1

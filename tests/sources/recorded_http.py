@@ -75,7 +75,12 @@ class RecordedServer:
             self.routes.insert(0, (parts.path, _params(parts.query), list(replies)))
 
     def add_text(
-        self, url: str, body: str | bytes, *, status: int = 200, headers: dict[str, str] | None = None
+        self,
+        url: str,
+        body: str | bytes,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Serve one body (str is UTF-8 encoded) for ``url``."""
         data = body.encode() if isinstance(body, str) else body
@@ -92,7 +97,9 @@ class RecordedServer:
         for item in json.loads(path.read_text(encoding="utf-8")):
             raw = item.get("rawHeaders") or []
             headers = {
-                k: v for k, v in zip(raw[::2], raw[1::2], strict=True) if k.lower() not in HOP_BY_HOP
+                k: v
+                for k, v in zip(raw[::2], raw[1::2], strict=True)
+                if k.lower() not in HOP_BY_HOP
             }
             body = item["response"]
             data = body.encode() if isinstance(body, str) else json.dumps(body).encode()

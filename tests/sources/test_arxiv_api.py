@@ -58,7 +58,9 @@ def test_resume_from_a_cursor_continues_right_after_it(
     cursor = first[4].cursor
     assert cursor == "5"
     resumed = list(
-        fetch_api(fetcher, base_url=api, query="testing", page_size=15, max_results=20, resume=cursor)
+        fetch_api(
+            fetcher, base_url=api, query="testing", page_size=15, max_results=20, resume=cursor
+        )
     )
     assert [p.arxiv_id for p in resumed[:10]] == [p.arxiv_id for p in first[5:15]]
     assert resumed[0].cursor == "6"
@@ -147,7 +149,7 @@ def test_http_400_raises_with_arxivs_message(
 def test_error_entry_in_a_200_page_raises(
     api: str, arxiv_server: RecordedServer, fetcher: Fetcher, shared_data: Path
 ) -> None:
-    body = (shared_data / "arxiv-api-fixtures/atom_arxiv_py/id_abc_s0_m100_b79c8dcf6bc3.xml")
+    body = shared_data / "arxiv-api-fixtures/atom_arxiv_py/id_abc_s0_m100_b79c8dcf6bc3.xml"
     arxiv_server.add_text(
         "/api/query?id_list=xyz&sortBy=relevance&sortOrder=descending&start=0&max_results=100",
         body.read_text(),
@@ -207,10 +209,9 @@ def test_category_window_query_is_sorted_by_submission_date(
 
 def test_build_search_query() -> None:
     assert build_search_query(categories=["cs.LG"]) == "cat:cs.LG"
-    assert (
-        build_search_query(categories=["cs.LG"], date_from=dt.date(2024, 5, 1), query="ti:llm")
-        .startswith("cat:cs.LG AND submittedDate:[202405010000 TO ")
-    )
+    assert build_search_query(
+        categories=["cs.LG"], date_from=dt.date(2024, 5, 1), query="ti:llm"
+    ).startswith("cat:cs.LG AND submittedDate:[202405010000 TO ")
     assert build_search_query(categories=["cs.LG"], query="abs:x OR abs:y").endswith(
         " AND (abs:x OR abs:y)"
     )

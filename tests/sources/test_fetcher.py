@@ -27,7 +27,11 @@ def server() -> Iterator[RecordedServer]:
 def eager(fake_time: FakeTime) -> Iterator[Fetcher]:
     """No request spacing, so only retry waits show up in ``fake_time.sleeps``."""
     with Fetcher(
-        user_agent="ua-test", interval=0, max_retries=3, sleep=fake_time.sleep, clock=fake_time.clock
+        user_agent="ua-test",
+        interval=0,
+        max_retries=3,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
     ) as client:
         yield client
 
@@ -104,9 +108,12 @@ def test_network_errors_are_retried_then_raise(fake_time: FakeTime) -> None:
     with socket.socket() as sock:  # find a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with Fetcher(
-        user_agent="t", interval=0, max_retries=2, sleep=fake_time.sleep, clock=fake_time.clock
-    ) as client, pytest.raises(SourceError, match=r"after 3 attempts: ConnectError"):
+    with (
+        Fetcher(
+            user_agent="t", interval=0, max_retries=2, sleep=fake_time.sleep, clock=fake_time.clock
+        ) as client,
+        pytest.raises(SourceError, match=r"after 3 attempts: ConnectError"),
+    ):
         client.get(f"http://127.0.0.1:{port}/")
     assert fake_time.sleeps == [1.0, 2.0]
 
@@ -148,7 +155,9 @@ def test_parse_retry_after() -> None:
 
 
 def test_error_reason_prefers_arxiv_error_summary() -> None:
-    atom = "<feed><title>arXiv Search Results</title><entry><summary>bad id</summary></entry></feed>"
+    atom = (
+        "<feed><title>arXiv Search Results</title><entry><summary>bad id</summary></entry></feed>"
+    )
     assert error_reason(atom) == "bad id"
     assert error_reason("<html><title>Oops</title><h1>Too &amp; many</h1></html>") == "Too & many"
     assert error_reason("plain\n text") == "plain text"

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dailypapers.records import SourceError
+from dailypapers.records import RawPaper, SourceError
 from dailypapers.sources.http import Fetcher
 from dailypapers.sources.oai import fetch_oai
 
@@ -24,7 +24,7 @@ def oai(arxiv_server: RecordedServer) -> str:
     return f"{arxiv_server.url}/oai2"
 
 
-def harvest(fetcher: Fetcher, base_url: str, resume: str | None = None) -> list:  # type: ignore[type-arg]
+def harvest(fetcher: Fetcher, base_url: str, resume: str | None = None) -> list[RawPaper]:
     return list(
         fetch_oai(
             fetcher,

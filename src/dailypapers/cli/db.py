@@ -6,7 +6,6 @@ import click
 
 from dailypapers.cli.main import Context, one_line_errors, pass_context
 from dailypapers.storage import migrate
-from dailypapers.storage.engine import engine_from_settings
 
 
 @click.group()
@@ -19,7 +18,7 @@ def db() -> None:
 @one_line_errors
 def upgrade(ctx: Context) -> None:
     """Apply pending migrations (a no-op when the schema is current)."""
-    engine = engine_from_settings(ctx.settings)
+    engine = ctx.plain_engine
     before, after = migrate.upgrade(engine)
     if before == after:
         click.echo(f"database is up to date (revision {after})")
@@ -32,6 +31,6 @@ def upgrade(ctx: Context) -> None:
 @one_line_errors
 def current(ctx: Context) -> None:
     """Show the schema revision of the database and of the code."""
-    engine = engine_from_settings(ctx.settings)
+    engine = ctx.plain_engine
     click.echo(f"database: {migrate.current_revision(engine) or 'empty'}")
     click.echo(f"code:     {migrate.head_revision()}")

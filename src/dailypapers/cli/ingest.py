@@ -87,7 +87,9 @@ def ingest() -> None:
 
 
 @ingest.command("arxiv-api")
-@click.option("--category", "categories", multiple=True, help="arXiv category, e.g. cs.LG (repeatable).")
+@click.option(
+    "--category", "categories", multiple=True, help="arXiv category, e.g. cs.LG (repeatable)."
+)
 @click.option("--id", "ids", multiple=True, help="arXiv id (repeatable).")
 @click.option("--from", "date_from", type=DATE, help="First submission day (YYYY-MM-DD).")
 @click.option("--to", "date_to", type=DATE, help="Last submission day (YYYY-MM-DD).")
@@ -183,7 +185,12 @@ def ingest_oai(
     multiple=True,
     help="Listing to read (repeatable). Default: DAILYPAPERS_FEED_CATEGORIES.",
 )
-@click.option("--file", "path", type=click.Path(path_type=Path, dir_okay=False), help="Read a saved feed instead.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read a saved feed instead.",
+)
 @feature_option
 @restart_option
 @pass_context
@@ -227,9 +234,7 @@ def ingest_rss(
 @restart_option
 @pass_context
 @one_line_errors
-def ingest_snapshot(
-    ctx: Context, path: Path, progress: bool, feature: bool, restart: bool
-) -> None:
+def ingest_snapshot(ctx: Context, path: Path, progress: bool, feature: bool, restart: bool) -> None:
     """The Kaggle arXiv metadata snapshot (JSON lines, plain or .gz), streamed."""
     _run(
         ctx,
@@ -243,8 +248,12 @@ def ingest_snapshot(
 
 @ingest.command("hf-daily")
 @click.argument("path", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--date", "day", type=DATE, help="Fetch this day from Hugging Face instead of a file.")
-@click.option("--url", default=hf_daily.DEFAULT_URL, show_default=True, help="daily_papers API URL.")
+@click.option(
+    "--date", "day", type=DATE, help="Fetch this day from Hugging Face instead of a file."
+)
+@click.option(
+    "--url", default=hf_daily.DEFAULT_URL, show_default=True, help="daily_papers API URL."
+)
 @restart_option
 @pass_context
 @one_line_errors

@@ -27,6 +27,7 @@ class Context:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._engine: Engine | None = None
+        self._migrated = False
 
     @property
     def settings(self) -> Settings:
@@ -41,12 +42,26 @@ class Context:
         return self._settings
 
     @property
-    def engine(self) -> Engine:
-        """The database engine, migrated to the latest schema."""
+    def plain_engine(self) -> Engine:
+        """The database engine as it is (no migration)."""
         if self._engine is None:
             self._engine = engine_from_settings(self.settings)
-            upgrade(self._engine)
         return self._engine
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine, migrated to the latest schema."""
+        engine = self.plain_engine
+        if not self._migrated:
+            upgrade(engine)
+            self._migrated = True
+        return engine
+
+    def close(self) -> None:
+        """Release database connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -65,18 +80,23 @@ def one_line_errors(func: F) -> F:
             message = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
             raise click.ClickException(f"database error: {message}") from None
         except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
+            raise click.ClickException(
+                f"{exc.strerror or exc}: {exc.filename or ''}".strip()
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dailypapers")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """dailypapers: a self-hostable hub for research papers.
 
     Settings come from DAILYPAPERS_* environment variables (see docs/settings.md).
     """
+    state = ctx.ensure_object(Context)
+    ctx.call_on_close(state.close)
 
 
 def _register() -> None:

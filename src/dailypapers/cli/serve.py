@@ -28,7 +28,9 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     )
 
 
-host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind."
+)
 port_option = click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 workers_option = click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
@@ -52,7 +54,13 @@ def sample_path() -> Path:
 
 
 @click.command()
-@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True, help="Start the site after loading.")
+@click.option(
+    "--serve/--no-serve",
+    "then_serve",
+    default=True,
+    show_default=True,
+    help="Start the site after loading.",
+)
 @host_option
 @port_option
 @workers_option

@@ -34,17 +34,40 @@ def parse_arxiv_id(value: str) -> tuple[str, int | None]:
     text = text.removesuffix(".pdf").strip("/")
     for pattern in (NEW_ID, OLD_ID):
         match = pattern.match(text)
-        if match:
+        # Ids from 1501 on have five digits after the dot, older ones four.
+        if match and (pattern is OLD_ID or (len(match.group(1)) == 10) == (text[:4] >= "1501")):
             return match.group(1), int(match.group(2)) if match.group(2) else None
     raise Rejected(f"not an arXiv id: {value[:80]!r}")
 
 
-_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
-            "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
-            "c": "\u0327", "k": "\u0328"}
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+}
 _ACCENT_RE = re.compile(r"\\([`'^\"~=.uvHck])\s*\{?\\?([A-Za-z])\}?")
-_SPECIAL = {r"\o": "ø", r"\O": "Ø", r"\ss": "ß", r"\ae": "æ", r"\AE": "Æ", r"\aa": "å",
-            r"\AA": "Å", r"\l": "ł", r"\L": "Ł", r"\i": "ı", r"\&": "&"}
+_SPECIAL = {
+    r"\o": "ø",
+    r"\O": "Ø",
+    r"\ss": "ß",
+    r"\ae": "æ",
+    r"\AE": "Æ",
+    r"\aa": "å",
+    r"\AA": "Å",
+    r"\l": "ł",
+    r"\L": "Ł",
+    r"\i": "ı",  # noqa: RUF001
+    r"\&": "&",
+}
 _SPECIAL_RE = re.compile(r"\\(ss|ae|AE|aa|AA|o|O|l|L|i|&)(?![A-Za-z])\s?")
 
 
@@ -123,7 +146,9 @@ def _categories(raw: RawPaper) -> tuple[tuple[str, ...], str]:
             if part and CATEGORY.match(part):
                 seen.setdefault(part, None)
     if not seen:
-        raise Rejected("no valid category")
+        if primary or any(c.strip() for c in raw.categories):
+            raise Rejected("no valid category")
+        return (), ""  # the source does not know (e.g. Hugging Face daily papers)
     categories = tuple(seen)
     return categories, primary if primary in seen else categories[0]
 

@@ -158,9 +158,7 @@ def _store_batch(
                     rejects.append((raw.ref or paper.arxiv_id, str(exc)))
                     continue
                 assert day is not None
-                listings.append(
-                    Listing(paper.arxiv_id, day, source, raw.submitted_by, raw.upvotes)
-                )
+                listings.append(Listing(paper.arxiv_id, day, source, raw.submitted_by, raw.upvotes))
             elif rule is not None:
                 rule_day = rule.day_for(raw, paper, paper.arxiv_id in new_ids)
                 if rule_day is not None:

@@ -1,4 +1,4 @@
-"""The daily list: one function behind the home page, day/week/month pages and ``/api/daily_papers``."""
+"""The daily list: one function behind the home, day/week/month pages and ``/api/daily_papers``."""
 
 from __future__ import annotations
 
@@ -102,16 +102,14 @@ def bibtex(row: RowMapping) -> str:
     first = (row["authors"][0].split()[-1] if row["authors"] else "anon").lower()
     first = "".join(ch for ch in first if ch.isalnum()) or "anon"
     year = row["published_at"].year
-    word = next(
-        (w.lower() for w in row["title"].split() if w.isalpha() and len(w) > 3), "paper"
-    )
+    word = next((w.lower() for w in row["title"].split() if w.isalpha() and len(w) > 3), "paper")
     fields: list[tuple[str, Any]] = [
         ("title", "{" + row["title"] + "}"),
         ("author", authors),
         ("year", year),
         ("eprint", row["id"]),
         ("archivePrefix", "arXiv"),
-        ("primaryClass", row["primary_category"]),
+        *([("primaryClass", row["primary_category"])] if row["primary_category"] else []),
         ("url", f"https://arxiv.org/abs/{row['id']}"),
     ]
     if row["doi"]:

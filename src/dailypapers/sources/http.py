@@ -79,6 +79,8 @@ class Fetcher:
                 response = self._client.get(url, params=dict(params) if params else None)
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            except httpx.HTTPError as exc:  # not transient: too many redirects, bad encoding
+                raise SourceError(f"{type(exc).__name__} fetching {_short(url)}: {exc}") from None
             else:
                 if response.status_code < 400:
                     return response.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -23,7 +23,7 @@ def open_maybe_gzip(path: Path) -> IO[bytes]:
         raise SourceError(f"cannot open {path}: {exc.strerror}") from None
     if handle.read(2) == b"\x1f\x8b":
         handle.close()
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     handle.seek(0)
     return handle
 

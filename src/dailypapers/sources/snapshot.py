@@ -11,14 +11,13 @@ raises ``SourceError`` after the last complete line.
 from __future__ import annotations
 
 import gzip
-import io
 import itertools
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from tqdm import tqdm
@@ -41,19 +40,15 @@ def read_snapshot(
     with raw:
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
-        stream: IO[bytes] = (
-            io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=1 << 20)
-            if compressed
-            else raw
-        )
+        stream: Iterable[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw
         total = os.fstat(raw.fileno()).st_size
-        lineno = int(resume) if resume else 0
+        skip, lineno = (int(resume) if resume else 0), 0
         with tqdm(
             total=total, unit="B", unit_scale=True, desc=path.name, disable=not progress
         ) as bar:
             try:
-                skipped = sum(1 for _ in itertools.islice(stream, lineno))
-                if skipped < lineno:
+                lineno = sum(1 for _ in itertools.islice(stream, skip))
+                if lineno < skip:
                     return
                 for line in stream:
                     lineno += 1
@@ -101,7 +96,12 @@ def _paper(row: dict[str, Any], arxiv_id: str, ref: str, cursor: str) -> RawPape
         version = None
     parsed = row.get("authors_parsed")
     if parsed:
-        authors = [name for parts in parsed if (name := _join_name(parts))]
+        authors = []
+        for parts in parsed:  # hot loop: the common [last, first, ""] shape first
+            if len(parts) >= 2 and parts[0] and parts[1] and (len(parts) < 3 or not parts[2]):
+                authors.append(f"{parts[1]} {parts[0]}")
+            elif name := _join_name(parts):
+                authors.append(name)
     else:
         authors = [a for a in _AUTHOR_SPLIT.split(row.get("authors") or "") if a]
     categories = (row.get("categories") or "").split()

@@ -41,8 +41,3 @@ def text_of(element: Element, path: str) -> str | None:
         return None
     text = "".join(found.itertext())
     return text if text.strip() else None
-
-
-def local_name(tag: str) -> str:
-    """The tag name without its ``{namespace}`` prefix."""
-    return tag.rpartition("}")[2]

@@ -45,7 +45,7 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
         .all()
     )
     now = dt.datetime.now(dt.UTC)
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "day": item.day,
             "paper_id": item.arxiv_id,
@@ -59,9 +59,7 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
     if rows:
         insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
         conn.execute(insert(daily_entries).on_conflict_do_nothing(), rows)
-    votes = [
-        {"b_id": item.arxiv_id, "n": item.upvotes} for item in unique.values() if item.upvotes
-    ]
+    votes = [{"b_id": item.arxiv_id, "n": item.upvotes} for item in unique.values() if item.upvotes]
     if votes:
         conn.execute(
             update(papers)
@@ -69,7 +67,7 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
             .values(upvotes=bindparam("n")),
             votes,
         )
-    return [row["paper_id"] for row in rows]
+    return [str(row["paper_id"]) for row in rows]
 
 
 def _visible_entries() -> Select[tuple[object, ...]]:
@@ -97,27 +95,27 @@ def list_entries(
     """Papers listed between ``start`` and ``end`` (inclusive), one page of them and the total."""
     where = [daily_entries.c.day >= start, daily_entries.c.day <= end]
     if submitter:
-        where.append(
-            func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter
-        )
+        where.append(func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter)
     order = (
         (papers.c.upvotes.desc(), papers.c.published_at.desc(), papers.c.id.desc())
         if sort == "trending"
         else (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
     )
-    query = _visible_entries().where(*where).order_by(*order).offset(offset).limit(limit)
-    rows = list(conn.execute(query).mappings())
-    if offset == 0 and len(rows) < limit:
-        return rows, len(rows)
-    count = (
-        select(func.count())
-        .select_from(
-            daily_entries.join(papers, papers.c.id == daily_entries.c.paper_id).outerjoin(
-                users, users.c.id == daily_entries.c.submitted_by_id
-            )
-        )
-        .where(papers.c.hidden.is_(False), *where)
+    query = (
+        _visible_entries()
+        .add_columns(func.count().over().label("total_rows"))
+        .where(*where)
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
     )
+    rows = list(conn.execute(query).mappings())
+    if rows:
+        return rows, int(rows[0]["total_rows"])
+    if offset == 0:
+        return rows, 0
+    # Past the last page: the window function saw no rows, so count separately.
+    count = _visible_entries().with_only_columns(func.count()).where(*where)
     return rows, int(conn.execute(count).scalar_one())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -52,6 +52,36 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[start : start + size]
 
 
+_STORED = (
+    papers.c.id,
+    papers.c.version,
+    papers.c.content_hash,
+    papers.c.categories,
+    papers.c.primary_category,
+    papers.c.comment,
+    papers.c.journal_ref,
+    papers.c.doi,
+    papers.c.license,
+)
+
+
+def _keep_known(paper: Paper, old: RowMapping) -> Paper:
+    """Fill what a poorer source left out (categories, DOI, ...) from the stored row.
+
+    A source that lacks a field (Hugging Face has no categories, the API no licence)
+    must not erase what a richer source stored.
+    """
+    changes: dict[str, Any] = {}
+    if not paper.categories and old["categories"]:
+        changes.update(
+            categories=tuple(old["categories"]), primary_category=old["primary_category"]
+        )
+    for name in ("comment", "journal_ref", "doi", "license"):
+        if getattr(paper, name) is None and old[name] is not None:
+            changes[name] = old[name]
+    return replace(paper, **changes) if changes else paper
+
+
 def _row(paper: Paper, digest: str, now: dt.datetime) -> dict[str, Any]:
     return {
         "id": paper.arxiv_id,
@@ -84,24 +114,23 @@ def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
         if kept is None or paper.version >= kept.version:
             latest[paper.arxiv_id] = paper
     ids = list(latest)
-    stored: dict[str, tuple[int, str]] = {}
+    stored: dict[str, RowMapping] = {}
     for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(papers.c.id, papers.c.version, papers.c.content_hash).where(
-                papers.c.id.in_(chunk)
-            )
-        )
-        stored.update({row.id: (row.version, row.content_hash) for row in rows})
+        rows = conn.execute(select(*_STORED).where(papers.c.id.in_(chunk))).mappings()
+        stored.update({row["id"]: row for row in rows})
     now = dt.datetime.now(dt.UTC)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     result = UpsertResult([], [], [])
-    for arxiv_id, paper in latest.items():
+    for arxiv_id, incoming in latest.items():
+        old = stored.get(arxiv_id)
+        paper = incoming if old is None else _keep_known(incoming, old)
+        latest[arxiv_id] = paper
         digest = content_hash(paper)
-        if arxiv_id not in stored:
+        if old is None:
             inserts.append({**_row(paper, digest, now), "created_at": now})
             result.new.append(arxiv_id)
-        elif paper.version < stored[arxiv_id][0] or digest == stored[arxiv_id][1]:
+        elif paper.version < old["version"] or digest == old["content_hash"]:
             result.unchanged.append(arxiv_id)
         else:
             row = _row(paper, digest, now)
@@ -111,7 +140,7 @@ def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
     if inserts:
         conn.execute(insert(papers), inserts)
     if updates:
-        columns = {key: bindparam(key) for key in updates[0] if key != "b_id"}
+        columns: dict[str, Any] = {key: bindparam(key) for key in updates[0] if key != "b_id"}
         conn.execute(
             update(papers).where(papers.c.id == bindparam("b_id")).values(**columns), updates
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import RowMapping
@@ -33,7 +34,7 @@ def find_resumable(*, conn: Connection, source: str, params: str) -> RowMapping 
 
 def start_run(*, conn: Connection, source: str, params: str, resumed: RowMapping | None) -> int:
     """Record a new run; a resumed run starts from the old run's checkpoint and counts."""
-    values = {
+    values: dict[str, Any] = {
         "source": source,
         "params": params,
         "status": "running",
@@ -52,7 +53,9 @@ def start_run(*, conn: Connection, source: str, params: str, resumed: RowMapping
         conn.execute(
             update(ingest_runs).where(ingest_runs.c.id == resumed["id"]).values(status="resumed")
         )
-    return int(conn.execute(insert(ingest_runs).values(**values)).inserted_primary_key[0])
+    key = conn.execute(insert(ingest_runs).values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def save_progress(
@@ -103,9 +106,11 @@ def list_runs(*, conn: Connection, limit: int = 20) -> list[RowMapping]:
 def bump_revision(*, conn: Connection) -> int:
     """Increase the site revision (pages cached under an older revision are rebuilt)."""
     current = revision(conn=conn)
-    if current == 0 and conn.execute(
-        select(site_meta.c.key).where(site_meta.c.key == "revision")
-    ).first() is None:
+    if (
+        current == 0
+        and conn.execute(select(site_meta.c.key).where(site_meta.c.key == "revision")).first()
+        is None
+    ):
         conn.execute(insert(site_meta).values(key="revision", value="1"))
         return 1
     conn.execute(

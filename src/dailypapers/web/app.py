@@ -45,9 +45,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or engine_from_settings(settings)
-    app.mount(
-        "/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"
-    )
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api_router)
     app.include_router(pages_router)
 

@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.Column(
             "paper_id",
             sa.String(64),
-            sa.ForeignKey("papers.id", ondelete="CASCADE", name="fk_paper_categories_paper_id_papers"),
+            sa.ForeignKey(
+                "papers.id", ondelete="CASCADE", name="fk_paper_categories_paper_id_papers"
+            ),
             primary_key=True,
         ),
         sa.Column("category", sa.String(64), primary_key=True),
@@ -75,7 +77,9 @@ def upgrade() -> None:
         sa.Column(
             "submitted_by_id",
             sa.Integer,
-            sa.ForeignKey("users.id", ondelete="SET NULL", name="fk_daily_entries_submitted_by_id_users"),
+            sa.ForeignKey(
+                "users.id", ondelete="SET NULL", name="fk_daily_entries_submitted_by_id_users"
+            ),
         ),
         sa.Column("submitter_name", sa.String(200)),
         sa.Column("submitted_at", UTCDateTime(), nullable=False),
@@ -95,7 +99,11 @@ def upgrade() -> None:
         sa.Column(
             "resumed_from",
             sa.Integer,
-            sa.ForeignKey("ingest_runs.id", ondelete="SET NULL", name="fk_ingest_runs_resumed_from_ingest_runs"),
+            sa.ForeignKey(
+                "ingest_runs.id",
+                ondelete="SET NULL",
+                name="fk_ingest_runs_resumed_from_ingest_runs",
+            ),
         ),
         sa.Column("new", sa.Integer, nullable=False, server_default="0"),
         sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
@@ -111,7 +119,9 @@ def upgrade() -> None:
         sa.Column(
             "run_id",
             sa.Integer,
-            sa.ForeignKey("ingest_runs.id", ondelete="CASCADE", name="fk_ingest_rejects_run_id_ingest_runs"),
+            sa.ForeignKey(
+                "ingest_runs.id", ondelete="CASCADE", name="fk_ingest_rejects_run_id_ingest_runs"
+            ),
             nullable=False,
         ),
         sa.Column("ref", sa.Text, nullable=False),
