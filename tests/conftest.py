@@ -20,6 +20,7 @@ from dailypapers.settings import Settings
 from dailypapers.storage.engine import make_engine
 from dailypapers.storage.migrate import upgrade
 from dailypapers.web.app import create_app
+from tests.sources.recorded_http import RecordedServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -29,12 +30,34 @@ BACKENDS = [
 _counter = itertools.count()
 
 
-def shared_data(*parts: str) -> Path:
+def shared_path(*parts: str) -> Path:
     """A path in ../shared/data, skipping the test when the shared data is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"shared data not found: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data directory (../shared/data); skips the test when it is missing."""
+    return shared_path()
+
+
+@pytest.fixture
+def arxiv_server(shared_data: Path) -> Iterator[RecordedServer]:
+    """A loopback server replaying the recorded arXiv API and OAI-PMH responses.
+
+    Tests add their own routes (RSS listings, HF daily papers) with ``add_text``.
+    """
+    server = RecordedServer()
+    recordings = shared_data / "arxiv-api-fixtures"
+    for envelope in sorted((recordings / "atom_arxiv_py").glob("*.json")):
+        server.load_envelope(envelope)
+    for nock in sorted((recordings / "oai_pmh_paperhive").glob("*.json")):
+        server.load_nock(nock)
+    with server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Fixtures for the sources tests: recorded arXiv responses on a real loopback server.
 
-``arxiv_server`` serves every recording in ``../shared/data/arxiv-api-fixtures``
-(arXiv API envelopes and OAI-PMH nock recordings, matched on path and query);
-tests add their own routes with ``arxiv_server.add_text(...)``.  ``fake_time``
+``arxiv_server`` (defined in tests/conftest.py) serves every recording in
+``../shared/data/arxiv-api-fixtures`` (arXiv API envelopes and OAI-PMH nock
+recordings, matched on path and query); tests add their own routes with ``arxiv_server.add_text(...)``.  ``fake_time``
 and ``fetcher`` make a ``Fetcher`` whose waits are recorded, never slept.
 """
 
@@ -15,9 +15,6 @@ import pytest
 
 from dailypapers.sources.http import Fetcher
 
-from .recorded_http import RecordedServer
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -34,27 +31,6 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared recorded data directory; skips the test when it is missing."""
-    if not (SHARED_DATA / "arxiv-api-fixtures").is_dir():
-        pytest.skip(f"recorded fixtures not found at {SHARED_DATA.resolve()}")
-    return SHARED_DATA
-
-
-@pytest.fixture
-def arxiv_server(shared_data: Path) -> Iterator[RecordedServer]:
-    """A loopback server replaying the recorded arXiv API and OAI-PMH responses."""
-    server = RecordedServer()
-    recordings = shared_data / "arxiv-api-fixtures"
-    for envelope in sorted((recordings / "atom_arxiv_py").glob("*.json")):
-        server.load_envelope(envelope)
-    for nock in sorted((recordings / "oai_pmh_paperhive").glob("*.json")):
-        server.load_nock(nock)
-    with server:
-        yield server
 
 
 @pytest.fixture
