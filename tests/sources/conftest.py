@@ -2,8 +2,9 @@
 
 ``arxiv_server`` (defined in tests/conftest.py) serves every recording in
 ``../shared/data/arxiv-api-fixtures`` (arXiv API envelopes and OAI-PMH nock
-recordings, matched on path and query); tests add their own routes with ``arxiv_server.add_text(...)``.  ``fake_time``
-and ``fetcher`` make a ``Fetcher`` whose waits are recorded, never slept.
+recordings, matched on path and query); tests add their own routes with
+``arxiv_server.add_text(...)``.  ``fake_time`` and ``fetcher`` make a
+``Fetcher`` whose waits are recorded, never slept.
 """
 
 from __future__ import annotations
