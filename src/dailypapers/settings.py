@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         "dailypapers/0.1 (self-hosted; +https://github.com/dailypapers)",
         description="User-Agent sent to arXiv.",
     )
+    semantic_search: bool = Field(
+        True,
+        description="Embed papers and queries with all-MiniLM-L6-v2 (CPU) for semantic and hybrid "
+        "search and related papers. False gives keyword-only search on very small servers.",
+    )
+    embed_batch_size: int = Field(
+        256, ge=1, le=4096, description="Papers per embedding batch (and per commit) in `index`."
+    )
     ingest_batch_size: int = Field(
         2000, ge=1, description="Records per transaction (and per checkpoint) during ingest."
     )
@@ -106,6 +114,11 @@ class Settings(BaseSettings):
                 "in production"
             )
         return self
+
+    @property
+    def index_dir(self) -> Path:
+        """Where search snapshots live."""
+        return self.data_dir / "index"
 
     @property
     def effective_database_url(self) -> str:

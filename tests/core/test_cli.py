@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from dailypapers.cli import cli
 from dailypapers.settings import Settings
+from dailypapers.storage.migrate import head_revision
 from dailypapers.storage.schema import daily_entries, papers
 from tests.conftest import shared_path
 
@@ -59,7 +60,7 @@ def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
 
 def test_db_upgrade_is_idempotent(cli_env: dict[str, str]) -> None:
     assert "up to date" in run("db", "upgrade")
-    assert "database: 0001" in run("db", "current")
+    assert f"database: {head_revision()}" in run("db", "current")
 
 
 def test_db_upgrade_creates_a_fresh_sqlite_database(
@@ -67,7 +68,7 @@ def test_db_upgrade_creates_a_fresh_sqlite_database(
 ) -> None:
     monkeypatch.setenv("DAILYPAPERS_DATA_DIR", str(tmp_path / "fresh"))
     monkeypatch.delenv("DAILYPAPERS_DATABASE_URL", raising=False)
-    assert "upgraded from empty to 0001" in run("db", "upgrade")
+    assert f"upgraded from empty to {head_revision()}" in run("db", "upgrade")
     assert (tmp_path / "fresh" / "dailypapers.sqlite3").exists()
 
 

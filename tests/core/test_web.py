@@ -233,7 +233,7 @@ def test_a_day_of_200_papers_costs_the_same_queries_as_a_day_of_2(
             assert client.get(url).status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1]
-    assert counts[0] <= 6
+    assert counts[0] <= 8  # revision, list, count, previous, next (+ BEGINs on SQLite)
 
 
 def test_security_headers(client: TestClient, site: Engine) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection
 
 from dailypapers.api import shapes
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
 from dailypapers.queries.periods import PeriodError, parse_period
-from dailypapers.web.deps import get_conn
+from dailypapers.web.deps import connect
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -24,7 +23,7 @@ def api_error(status: int, message: str) -> JSONResponse:
 
 @router.get("/daily_papers", summary="Papers on a day's, week's or month's list")
 def daily_papers(
-    conn: Annotated[Connection, Depends(get_conn)],
+    request: Request,
     date: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
     week: Annotated[str | None, Query(description="YYYY-Www (ISO week)")] = None,
     month: Annotated[str | None, Query(description="YYYY-MM")] = None,
@@ -38,22 +37,24 @@ def daily_papers(
         period = parse_period(date=date, week=week, month=month)
     except PeriodError as exc:
         return api_error(422, str(exc))
-    result = daily.daily_list(
-        conn=conn, period=period, page=p, limit=limit, sort=sort, submitter=submitter
-    )
+    with connect(request) as conn:
+        result = daily.daily_list(
+            conn=conn, period=period, page=p, limit=limit, sort=sort, submitter=submitter
+        )
     if result is None:
         return []
     return [shapes.daily_entry_json(row) for row in result.entries]
 
 
 @router.get("/papers/{arxiv_id:path}", summary="One paper")
-def paper(arxiv_id: str, conn: Annotated[Connection, Depends(get_conn)]) -> Any:
+def paper(arxiv_id: str, request: Request) -> Any:
     """A paper by arXiv id (a version suffix is accepted and ignored)."""
     try:
         canonical, _ = parse_arxiv_id(arxiv_id)
     except Rejected as exc:
         return api_error(422, str(exc))
-    row = daily.paper_detail(conn=conn, arxiv_id=canonical)
+    with connect(request) as conn:
+        row = daily.paper_detail(conn=conn, arxiv_id=canonical)
     if row is None:
         return api_error(404, f"paper {canonical} not found")
     return shapes.paper_json(row)

@@ -100,13 +100,15 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from dailypapers.cli import db, ingest, serve
+    from dailypapers.cli import db, ingest, search, serve
 
     cli.add_command(db.db)
     cli.add_command(ingest.ingest)
     cli.add_command(ingest.export)
     cli.add_command(serve.serve)
     cli.add_command(serve.demo)
+    cli.add_command(search.index)
+    cli.add_command(search.search)
 
 
 _register()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import re
 import unicodedata
 
@@ -82,13 +83,12 @@ def delatex_name(value: str) -> str:
     return text.replace("{", "").replace("}", "")
 
 
-_SPACES = re.compile(r"\s+")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 def clean_line(value: str) -> str:
     """Collapse all whitespace runs to single spaces."""
-    return _SPACES.sub(" ", value).strip()
+    return " ".join(value.split())
 
 
 def clean_abstract(value: str) -> str:
@@ -105,6 +105,12 @@ def parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | N
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return _parse_text_datetime(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_text_datetime(value: str) -> dt.datetime:
+    """Parse a date string (cached: feeds repeat the same timestamps many times)."""
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Listing
+from dailypapers.storage.bulk import insert_rows
 from dailypapers.storage.schema import daily_entries, papers, users
 
 Sort = Literal["publishedAt", "trending"]
@@ -56,9 +56,9 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
         for item in unique.values()
         if item.arxiv_id not in already
     ]
-    if rows:
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
-        conn.execute(insert(daily_entries).on_conflict_do_nothing(), rows)
+    # Rows for papers already listed were filtered out above; the unique constraint still
+    # guards against a concurrent writer.
+    insert_rows(conn=conn, table=daily_entries, rows=rows)
     votes = [{"b_id": item.arxiv_id, "n": item.upvotes} for item in unique.values() if item.upvotes]
     if votes:
         conn.execute(
@@ -101,20 +101,9 @@ def list_entries(
         if sort == "trending"
         else (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
     )
-    query = (
-        _visible_entries()
-        .add_columns(func.count().over().label("total_rows"))
-        .where(*where)
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit)
-    )
+    query = _visible_entries().where(*where).order_by(*order).offset(offset).limit(limit)
     rows = list(conn.execute(query).mappings())
-    if rows:
-        return rows, int(rows[0]["total_rows"])
-    if offset == 0:
-        return rows, 0
-    # Past the last page: the window function saw no rows, so count separately.
+    # Always counted, so the number of queries does not depend on the page's size.
     count = _visible_entries().with_only_columns(func.count()).where(*where)
     return rows, int(conn.execute(count).scalar_one())
 
@@ -184,3 +173,20 @@ def iter_entries_with_papers(
             return
         yield rows
         last = rows[-1]["id"]
+
+
+def entries_for_papers(*, conn: Connection, ids: Sequence[str]) -> dict[str, RowMapping]:
+    """Visible papers with their entry (day, submitter), by id, in one query per 900 ids."""
+    found: dict[str, RowMapping] = {}
+    base = select(*ENTRY_COLUMNS).select_from(
+        papers.outerjoin(daily_entries, daily_entries.c.paper_id == papers.c.id).outerjoin(
+            users, users.c.id == daily_entries.c.submitted_by_id
+        )
+    )
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 900):
+        chunk = unique[start : start + 900]
+        rows = conn.execute(base.where(papers.c.id.in_(chunk), papers.c.hidden.is_(False)))
+        for row in rows.mappings():
+            found[row["id"]] = row
+    return found

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
@@ -46,6 +47,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
             poolclass=QueuePool,
             pool_size=8,
             max_overflow=8,
@@ -55,7 +58,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, **kwargs)
+    return create_engine(
+        url,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=True,
+        **kwargs,
+    )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def engine_from_settings(settings: Settings) -> Engine:

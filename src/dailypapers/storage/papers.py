@@ -9,10 +9,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Paper
+from dailypapers.storage.bulk import insert_rows
 from dailypapers.storage.schema import paper_categories, papers
 
 # SQLite's limit on bound parameters is 32766; stay well below it.
@@ -138,7 +139,7 @@ def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
             updates.append(row)
             result.updated.append(arxiv_id)
     if inserts:
-        conn.execute(insert(papers), inserts)
+        insert_rows(conn=conn, table=papers, rows=inserts)
     if updates:
         columns: dict[str, Any] = {key: bindparam(key) for key in updates[0] if key != "b_id"}
         conn.execute(
@@ -151,8 +152,7 @@ def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
         for arxiv_id in result.new + result.updated
         for category in latest[arxiv_id].categories
     ]
-    if category_rows:
-        conn.execute(insert(paper_categories), category_rows)
+    insert_rows(conn=conn, table=paper_categories, rows=category_rows)
     return result
 
 
@@ -190,3 +190,49 @@ def iter_papers(*, conn: Connection, batch_size: int = 1000) -> Iterator[RowMapp
             return
         yield from rows
         last = rows[-1]["id"]
+
+
+def iter_for_index(*, conn: Connection, batch_size: int = 5000) -> Iterator[list[RowMapping]]:
+    """Visible papers with the fields search indexes, keyset-paginated by id."""
+    columns = (
+        papers.c.id,
+        papers.c.title,
+        papers.c.abstract,
+        papers.c.authors,
+        papers.c.categories,
+        papers.c.published_at,
+    )
+    last = ""
+    while True:
+        rows = list(
+            conn.execute(
+                select(*columns)
+                .where(papers.c.id > last, papers.c.hidden.is_(False))
+                .order_by(papers.c.id)
+                .limit(batch_size)
+            ).mappings()
+        )
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def texts_of(*, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(title, abstract) of papers by id."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(list(ids)):
+        rows = conn.execute(
+            select(papers.c.id, papers.c.title, papers.c.abstract).where(papers.c.id.in_(chunk))
+        )
+        found.update({row.id: (row.title, row.abstract) for row in rows})
+    return found
+
+
+def upvotes_of(*, conn: Connection, ids: Sequence[str]) -> dict[str, int]:
+    """Upvote counts by paper id."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(ids)):
+        rows = conn.execute(select(papers.c.id, papers.c.upvotes).where(papers.c.id.in_(chunk)))
+        found.update({row.id: int(row.upvotes) for row in rows})
+    return found

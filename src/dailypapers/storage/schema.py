@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -22,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeEngine
 
 metadata = MetaData(
     naming_convention={
@@ -139,6 +143,46 @@ ingest_rejects = Table(
     Column("ref", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Index("ix_ingest_rejects_run_id", "run_id"),
+)
+
+EMBEDDING_DIM = 384
+
+
+class EmbeddingVector(TypeDecorator[npt.NDArray[np.float32]]):
+    """A float32 vector: pgvector's ``vector(384)`` on PostgreSQL, raw bytes on SQLite."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from pgvector.sqlalchemy import Vector
+
+            return dialect.type_descriptor(Vector(EMBEDDING_DIM))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        array = np.asarray(value, dtype=np.float32)
+        return array if dialect.name == "postgresql" else array.tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> npt.NDArray[np.float32] | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes | memoryview):
+            return np.frombuffer(bytes(value), dtype=np.float32)
+        return np.asarray(value, dtype=np.float32)
+
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("vector", EmbeddingVector(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 site_meta = Table(

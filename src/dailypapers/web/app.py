@@ -1,12 +1,12 @@
-"""The application factory: pages, JSON API, static files, error pages and the page cache."""
+"""The application factory: pages, JSON API, static files, error pages and middlewares."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -14,10 +14,16 @@ from starlette.exceptions import HTTPException
 
 from dailypapers import __version__
 from dailypapers.api.routes import router as api_router
+from dailypapers.api.search import router as search_api_router
+from dailypapers.index.embedder import default_embedder
+from dailypapers.index.snapshot import SnapshotStore
+from dailypapers.queries.search import Searcher
 from dailypapers.settings import Settings
 from dailypapers.storage.engine import engine_from_settings
+from dailypapers.web.cache import ResponseCache, SecurityHeaders
 from dailypapers.web.pages import router as pages_router
 from dailypapers.web.render import page
+from dailypapers.web.search import router as search_pages_router
 
 
 def _is_api(request: Request) -> bool:
@@ -40,13 +46,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         description="Daily research papers: lists, papers and search. "
         "Field names follow Hugging Face's Papers API.",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or engine_from_settings(settings)
+    app.state.searcher = Searcher(
+        SnapshotStore(settings.index_dir),
+        default_embedder() if settings.semantic_search else None,
+    )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(search_api_router)
     app.include_router(api_router)
+    app.include_router(search_pages_router)
     app.include_router(pages_router)
 
     @app.exception_handler(RequestValidationError)
@@ -69,13 +81,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             exc.status_code,
         )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        # Swagger UI served from the package, so the reference works without a CDN.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{settings.site_name} API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ResponseCache, engine=app.state.engine)
     return app

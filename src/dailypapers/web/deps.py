@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import Request
 from sqlalchemy import Connection, Engine
 
+from dailypapers.queries.search import Searcher
 from dailypapers.settings import Settings
 
 
@@ -22,7 +24,20 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_conn(request: Request) -> Iterator[Connection]:
-    """A read connection for the duration of one request."""
+@contextmanager
+def connect(request: Request) -> Iterator[Connection]:
+    """A connection for the body of one endpoint.
+
+    Endpoints open it themselves rather than through a yield dependency: FastAPI runs a
+    sync dependency's setup, the endpoint and its teardown in three separate threadpool
+    calls, so under load every thread can end up waiting for a pooled connection that only
+    another queued teardown would return.
+    """
     with get_engine(request).connect() as conn:
         yield conn
+
+
+def get_searcher(request: Request) -> Searcher:
+    """The application's searcher (snapshot store and embedder)."""
+    searcher: Searcher = request.app.state.searcher
+    return searcher

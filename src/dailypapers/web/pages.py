@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
 from dailypapers.queries.periods import PeriodError, parse_period
+from dailypapers.queries.search import Searcher
 from dailypapers.storage.papers import count_papers
-from dailypapers.web.deps import get_conn
+from dailypapers.web.deps import connect, get_searcher
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +26,6 @@ def not_found(request: Request, title: str, message: str, **extra: object) -> HT
 
 def _list_page(
     request: Request,
-    conn: Connection,
     *,
     date: str | None,
     week: str | None,
@@ -38,11 +38,16 @@ def _list_page(
     except PeriodError as exc:
         return page(request, "error.html", {"title": "Bad date", "message": str(exc)}, 400)
     limit = request.app.state.settings.page_size
-    result = daily.daily_list(conn=conn, period=period, page=p, limit=limit, sort=sort)
+    with connect(request) as conn:
+        result = daily.daily_list(conn=conn, period=period, page=p, limit=limit, sort=sort)
+        latest = (
+            daily.daily_list(conn=conn, period=None, limit=1)
+            if result is not None and not result.entries
+            else None
+        )
     if result is None:
         return page(request, "empty.html", {"title": "No papers yet"})
     if not result.entries:
-        latest = daily.daily_list(conn=conn, period=None, limit=1)
         return not_found(
             request,
             f"No papers for {result.period.label}",
@@ -57,18 +62,16 @@ def _list_page(
 @router.get("/", response_class=HTMLResponse)
 def home(
     request: Request,
-    conn: Annotated[Connection, Depends(get_conn)],
     p: Annotated[int, Query(ge=0, le=10_000)] = 0,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
 ) -> Response:
     """The latest day's list."""
-    return _list_page(request, conn, date=None, week=None, month=None, p=p, sort=sort)
+    return _list_page(request, date=None, week=None, month=None, p=p, sort=sort)
 
 
 @router.get("/papers", response_class=HTMLResponse)
 def papers_list(
     request: Request,
-    conn: Annotated[Connection, Depends(get_conn)],
     date: str | None = None,
     week: str | None = None,
     month: str | None = None,
@@ -76,12 +79,14 @@ def papers_list(
     sort: Literal["publishedAt", "trending"] = "publishedAt",
 ) -> Response:
     """A day's (``?date=``), week's (``?week=``) or month's (``?month=``) list."""
-    return _list_page(request, conn, date=date, week=week, month=month, p=p, sort=sort)
+    return _list_page(request, date=date, week=week, month=month, p=p, sort=sort)
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
 def paper_page(
-    request: Request, arxiv_id: str, conn: Annotated[Connection, Depends(get_conn)]
+    request: Request,
+    arxiv_id: str,
+    searcher: Annotated[Searcher, Depends(get_searcher)],
 ) -> Response:
     """One paper: full abstract, authors, categories, links and BibTeX."""
     try:
@@ -90,7 +95,9 @@ def paper_page(
         return not_found(request, "Paper not found", f"{arxiv_id[:80]!r} is not an arXiv id.")
     if canonical != arxiv_id:
         return RedirectResponse(f"/papers/{canonical}", status_code=308)
-    row = daily.paper_detail(conn=conn, arxiv_id=canonical)
+    with connect(request) as conn:
+        row = daily.paper_detail(conn=conn, arxiv_id=canonical)
+        related = searcher.similar(conn=conn, arxiv_id=canonical, limit=6) if row else []
     if row is None:
         return not_found(request, "Paper not found", f"No paper {canonical} is stored here.")
     return page(
@@ -101,16 +108,18 @@ def paper_page(
             "title": row["title"],
             "links": daily.arxiv_links(row),
             "bibtex": daily.bibtex(row),
+            "related": related,
         },
     )
 
 
 @router.get("/health")
-def health(conn: Annotated[Connection, Depends(get_conn)]) -> Response:
+def health(request: Request) -> Response:
     """Checks the database answers; 503 when it does not."""
     try:
-        conn.execute(text("SELECT 1"))
-        papers = count_papers(conn=conn)
+        with connect(request) as conn:
+            conn.execute(text("SELECT 1"))
+            papers = count_papers(conn=conn)
     except Exception as exc:  # any database failure means unhealthy
         return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok", "papers": papers})

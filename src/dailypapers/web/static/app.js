@@ -1,8 +1,25 @@
 // Render LaTeX math with the locally served KaTeX, and wire the copy buttons.
 document.addEventListener("DOMContentLoaded", function () {
+  // "\$" in arXiv text is a literal dollar sign: show it as one and keep KaTeX from
+  // reading it as a math delimiter.
+  document.querySelectorAll(".math").forEach(function (el) {
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    while (walker.nextNode()) { if (walker.currentNode.nodeValue.indexOf("\\$") >= 0) nodes.push(walker.currentNode); }
+    nodes.forEach(function (node) {
+      var parts = node.nodeValue.split("\\$");
+      var frag = document.createDocumentFragment();
+      parts.forEach(function (part, i) {
+        if (i > 0) { var span = document.createElement("span"); span.className = "tex-dollar"; span.textContent = "$"; frag.appendChild(span); }
+        frag.appendChild(document.createTextNode(part));
+      });
+      node.parentNode.replaceChild(frag, node);
+    });
+  });
   if (window.renderMathInElement) {
     document.querySelectorAll(".math").forEach(function (el) {
       window.renderMathInElement(el, {
+        ignoredClasses: ["tex-dollar"],
         delimiters: [
           { left: "$$", right: "$$", display: true },
           { left: "\\[", right: "\\]", display: true },

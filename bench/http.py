@@ -1,0 +1,340 @@
+"""HTTP throughput and latency of the site and API, measured with wrk on loopback.
+
+Loads the 74,728 papers of the shared daily feed into a fresh database (our own JSON-lines
+export format through ``read_jsonl`` with explicit days, so every paper is on the list of
+the day it was first seen), starts ``dailypapers serve --workers N`` as a subprocess, waits
+for ``/health``, then runs wrk against each endpoint for ``--duration`` seconds after a short
+warm-up.  Paper pages go round-robin over ``--paper-ids`` different papers.
+
+    .venv/bin/python bench/http.py --backend sqlite
+    .venv/bin/python bench/http.py --backend postgresql --duration 10 --endpoints home,paper
+
+Prints one JSON line per endpoint.  Goal (issue): at least 1,000 requests/s with p99 under
+100 ms at 64 connections.  The server is always stopped at the end, and every step has a
+time limit, so the program ends by itself.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import os
+import sys
+
+# This file's name shadows the standard library's ``http`` package while its folder is first
+# on sys.path (as it is for ``python bench/http.py``): put the repository root there instead
+# before anything imports ``http``.
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _BENCH]
+sys.path.insert(0, os.path.dirname(_BENCH))
+
+import argparse
+import contextlib
+import datetime as dt
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from bench.common import (
+    BENCH,
+    add_common_arguments,
+    database_version,
+    emit,
+    load_average,
+    load_feed,
+    log,
+    machine_info,
+    temp_database,
+)
+from bench.ingest import export_record, run_file_ingest, write_jsonl
+
+from dailypapers.settings import Settings
+
+LUA = BENCH / "wrk_report.lua"
+# name -> path; "{id}" is replaced by each of the sampled paper ids in turn.
+ENDPOINTS = {
+    "home": "/",
+    "api_daily": "/api/daily_papers",
+    "paper": "/papers/{id}",
+    "api_paper": "/api/papers/{id}",
+    "week": "/papers?week={week}",
+    "month": "/papers?month={month}",
+}
+DEFAULT_ENDPOINTS = "home,api_daily,paper"
+GOAL_RPS, GOAL_P99_MS = 1000, 100
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    """GET ``url``; (status, body) for any HTTP status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _group_pids(pgid: int) -> list[int]:
+    """The processes in process group ``pgid`` (the server and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _group_rss_mib(pgid: int) -> float:
+    """Resident memory of every process in the process group ``pgid``."""
+    total = 0
+    for pid in _group_pids(pgid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return round(total * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+@contextlib.contextmanager
+def running_server(
+    url: str, workers: int, folder: Path, startup_timeout: float = 90
+) -> Iterator[tuple[str, int]]:
+    """``dailypapers serve`` on a free loopback port; yields (base URL, process group id).
+
+    The server runs in its own session (process group) so that it and its worker processes
+    are stopped together at the end, whatever happened.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": url,
+        "DAILYPAPERS_DATA_DIR": str(folder / "data"),
+        "DAILYPAPERS_ENVIRONMENT": "development",
+    }
+    command = [sys.executable, "-m", "dailypapers", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    log_path = folder / "server.log"
+    with log_path.open("wb") as server_log:
+        process = subprocess.Popen(
+            command,
+            cwd=folder,  # no stray .env from the working directory
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {process.returncode}:\n{log_path.read_text()}"
+                )
+            with contextlib.suppress(OSError):
+                status, body = http_get(base + "/health", timeout=2)
+                if status == 200:
+                    log(f"server up on {base}: {body.decode()}")
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not healthy after {startup_timeout} s")
+            time.sleep(0.25)
+        yield base, process.pid
+    finally:
+        _stop(process)
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+        if tail:
+            log("server log (last lines): " + " | ".join(tail))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL it if it has not gone in 15 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+    # Workers that outlived the master would still be in the group (which keeps its id).
+    if _group_pids(process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def run_wrk(
+    url: str, *, duration: float, connections: int, threads: int, paths_file: Path | None
+) -> dict[str, Any]:
+    """One wrk run against ``url``; the figures from ``wrk_report.lua``."""
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s"]
+    command += ["--timeout", "10s", "--latency", "-s", str(LUA), url]
+    env = {**os.environ, "WRK_PATHS_FILE": str(paths_file) if paths_file else ""}
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("WRK_JSON "):
+            result: dict[str, Any] = orjson.loads(line.removeprefix("WRK_JSON "))
+            return result
+    raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+
+
+def endpoint_paths(name: str, ids: list[str], latest_day: str) -> list[str]:
+    """The concrete paths requested for endpoint ``name``."""
+    template = ENDPOINTS[name]
+    if "{id}" in template:
+        return [template.replace("{id}", arxiv_id) for arxiv_id in ids]
+    day = dt.date.fromisoformat(latest_day)
+    year, week, _ = day.isocalendar()
+    return [template.format(week=f"{year}-W{week:02d}", month=f"{day:%Y-%m}")]
+
+
+@contextlib.contextmanager
+def sampling(prefix: str | None, name: str, pid: int, duration: float) -> Iterator[None]:
+    """With ``prefix``, record the server (all workers) with py-spy into ``prefix.name.txt``.
+
+    The output is py-spy's collapsed-stack ("raw") format, one line per stack with a sample
+    count, which flamegraph tools read.  The sampler costs CPU, so figures measured under it
+    are not comparable with plain runs.
+    """
+    if not prefix:
+        yield
+        return
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    target = Path(f"{prefix}.{name}.txt")
+    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+    command += ["--duration", str(max(1, int(duration) - 1)), "--nonblocking", "-o", str(target)]
+    sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        try:
+            sampler.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+            sampler.wait()
+        log(f"{name}: py-spy samples in {target}")
+
+
+def measure(
+    name: str, base: str, paths: list[str], folder: Path, args: argparse.Namespace, pgid: int
+) -> dict[str, Any]:
+    """Check that ``name`` answers 200, warm it up, then measure it; the figures."""
+    status, body = http_get(base + paths[0])
+    if status != 200:
+        raise RuntimeError(f"GET {paths[0]} answered {status}: {body[:300]!r}")
+    paths_file = folder / f"{name}.paths"
+    paths_file.write_text("\n".join(paths) + "\n")
+    load = {"connections": args.connections, "threads": args.threads, "paths_file": paths_file}
+    if args.warmup > 0:
+        run_wrk(base + paths[0], duration=args.warmup, **load)
+    log(f"{name}: wrk {args.duration:g} s on {ENDPOINTS[name]} ({len(paths)} paths)")
+    with sampling(args.py_spy, name, pgid, args.duration):
+        result = run_wrk(base + paths[0], duration=args.duration, **load)
+    latency, errors = result["latency_ms"], result["errors"]
+    rps = result["requests_per_s"]
+    return {
+        "endpoint": ENDPOINTS[name],
+        "name": name,
+        "example": paths[0],
+        "distinct_paths": len(paths),
+        "duration_s": result["duration_s"],
+        "requests": result["requests"],
+        "requests_per_s": rps,
+        "p50_ms": latency["p50"],
+        "p90_ms": latency["p90"],
+        "p99_ms": latency["p99"],
+        "p999_ms": latency["p999"],
+        "max_ms": latency["max"],
+        "mean_ms": latency["mean"],
+        "errors": sum(errors[key] for key in ("connect", "read", "write", "timeout")),
+        "errors_detail": errors,
+        "non_2xx": result["non_2xx"],
+        "response_bytes": len(body),
+        # Fewer than one request a second: the server hung (e.g. its connection pool starved).
+        "stalled": result["requests"] < max(1, args.duration),
+        "goal_met": rps >= GOAL_RPS and latency["p99"] < GOAL_P99_MS,
+    }
+
+
+def main() -> None:
+    """Parse arguments, load the corpus, serve it and measure each endpoint."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--duration", type=float, default=30, help="seconds per endpoint")
+    parser.add_argument("--warmup", type=float, default=5, help="warm-up seconds per endpoint")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--endpoints",
+        default=DEFAULT_ENDPOINTS,
+        help=f"comma-separated, from {', '.join(ENDPOINTS)} (default: {DEFAULT_ENDPOINTS})",
+    )
+    parser.add_argument("--paper-ids", type=int, default=1000, help="papers to cycle through")
+    parser.add_argument("--limit", type=int, help="only the first N papers of the feed")
+    parser.add_argument(
+        "--py-spy",
+        metavar="PREFIX",
+        help="sample the server with py-spy during each measured run (PREFIX.<endpoint>.txt)",
+    )
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    names = [name.strip() for name in args.endpoints.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENDPOINTS]
+    if unknown:
+        parser.error(f"unknown endpoints: {', '.join(unknown)}")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    machine = machine_info()
+    rows = load_feed(args.limit, args.feed)
+    ids = sorted(row["id"] for row in rows)
+    ids = random.Random(0).sample(ids, min(args.paper_ids, len(ids)))
+    latest_day = max(row["first_seen"] for row in rows)
+    folder = Path(tempfile.mkdtemp(prefix="dailypapers-bench-http-"))
+    try:
+        export = folder / "papers.jsonl"
+        papers = write_jsonl(rows, export, export_record)
+        del rows
+        with temp_database(args.backend, args.database_url) as url:
+            report, seconds, _ = run_file_ingest(url, export, source="jsonl", settings=Settings())
+            log(f"{report.summary()} in {seconds:.1f} s")
+            common = {
+                "bench": "http",
+                "backend": args.backend,
+                "database": database_version(url),
+                "papers": papers,
+                "connections": args.connections,
+                "workers": args.workers,
+                "wrk_threads": args.threads,
+            }
+            with running_server(url, args.workers, folder) as (base, pgid):
+                for name in names:
+                    paths = endpoint_paths(name, ids, latest_day)
+                    figures = measure(name, base, paths, folder, args, pgid)
+                    rss = _group_rss_mib(pgid)
+                    after = {"server_rss_mib": rss, "load_avg_1m_after": load_average()}
+                    emit({**common, **figures, **after, "machine": machine})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The ``index`` stage: embed new or changed papers, then build and switch a search snapshot.
+
+Embeddings are keyed by a hash of the embedded text and the model, so unchanged papers are
+never embedded twice; each batch commits on its own, so an interrupted run loses at most one
+batch and the next run continues with what is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from dailypapers.index.embedder import Embedder, paper_text
+from dailypapers.index.snapshot import SnapshotPaper, build_snapshot
+from dailypapers.storage import embeddings, papers, runs
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one ``index`` run did."""
+
+    embedded: int = 0
+    papers: int = 0
+    embed_seconds: float = 0.0
+    build_seconds: float = 0.0
+    snapshot: str = ""
+
+    def summary(self) -> str:
+        """One line for the operator."""
+        rate = self.embedded / self.embed_seconds if self.embed_seconds else 0.0
+        return (
+            f"index: embedded {self.embedded} papers ({rate:.1f}/s), snapshot of "
+            f"{self.papers} papers built in {self.build_seconds:.1f}s ({self.snapshot})"
+        )
+
+
+def embed_stale(
+    *,
+    engine: Engine,
+    embedder: Embedder,
+    batch_size: int = 256,
+    progress: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[int, float]:
+    """Embed every paper whose vector is missing or stale; returns (count, seconds)."""
+    with engine.connect() as conn:
+        todo = embeddings.stale_ids(conn=conn, model=embedder.key)
+    started = time.perf_counter()
+    done = 0
+    with tqdm(total=len(todo), unit="paper", disable=not progress, desc="embedding") as bar:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            with engine.connect() as conn:
+                texts = papers.texts_of(conn=conn, ids=[pid for pid, _ in batch])
+            batch = [(pid, digest) for pid, digest in batch if pid in texts]
+            vectors = embedder.embed([paper_text(*texts[pid]) for pid, _ in batch])
+            with engine.begin() as conn:
+                embeddings.store(conn=conn, model=embedder.key, items=batch, vectors=vectors)
+            done += len(batch)
+            bar.update(len(batch))
+            if on_batch is not None:
+                on_batch(done)
+    return done, time.perf_counter() - started
+
+
+def build(*, engine: Engine, root: Path, model: str | None) -> tuple[int, Path]:
+    """Build a snapshot of every visible paper and make it current."""
+    items: list[SnapshotPaper] = []
+    vectors: dict[str, npt.NDArray[np.float32]] = {}
+    with engine.connect() as conn:
+        revision = runs.revision(conn=conn)
+        for rows in papers.iter_for_index(conn=conn):
+            items.extend(
+                SnapshotPaper(
+                    r["id"],
+                    r["title"],
+                    r["abstract"],
+                    r["authors"],
+                    r["categories"],
+                    r["published_at"].date(),
+                )
+                for r in rows
+            )
+        if model is not None:
+            for ids, block in embeddings.load_all(conn=conn, model=model):
+                vectors.update(zip(ids, block, strict=True))
+    directory = build_snapshot(root, items, vectors, model=model, revision=revision)
+    return len(items), directory
+
+
+def run_index(
+    *,
+    engine: Engine,
+    root: Path,
+    embedder: Embedder | None,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> IndexReport:
+    """Embed what is stale (unless ``embedder`` is None), then build and switch a snapshot."""
+    report = IndexReport()
+    if embedder is not None:
+        report.embedded, report.embed_seconds = embed_stale(
+            engine=engine, embedder=embedder, batch_size=batch_size, progress=progress
+        )
+    started = time.perf_counter()
+    report.papers, directory = build(
+        engine=engine, root=root, model=embedder.key if embedder else None
+    )
+    report.build_seconds = time.perf_counter() - started
+    report.snapshot = directory.name
+    return report

@@ -1,0 +1,319 @@
+"""Search and related papers: one function behind ``/search``, ``/api/papers/search`` and the CLI.
+
+Any input yields results or a message, never an exception: the query parser accepts
+everything, unknown filters match nothing, and a missing index says how to build it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from markupsafe import Markup
+from sqlalchemy import Connection
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.index.embedder import Embedder
+from dailypapers.index.snapshot import Snapshot, SnapshotStore
+from dailypapers.index.text import analyse, fold, words
+from dailypapers.queries.highlight import excerpt_around, highlight, query_stems
+from dailypapers.ranking import hybrid
+from dailypapers.ranking.hybrid import Ranked
+from dailypapers.ranking.query import ParsedQuery, parse_query
+from dailypapers.storage import daily, embeddings, papers
+
+Mode = Literal["hybrid", "keyword", "semantic"]
+SortBy = Literal["relevance", "date", "upvotes"]
+MAX_RESULTS = 1000
+
+
+@dataclass(slots=True)
+class Filters:
+    """Filters from the form or API (the query's own ``cat:``/``author:`` add to these)."""
+
+    category: str | None = None
+    author: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+@dataclass(slots=True)
+class Hit:
+    """One result: the paper row (with its day entry) and the highlighted text."""
+
+    row: RowMapping
+    score: float
+    title_html: Markup
+    excerpt_html: Markup
+
+
+@dataclass(slots=True)
+class SearchResults:
+    """A page of results."""
+
+    query: str
+    mode: Mode
+    sort: SortBy
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    page: int = 0
+    limit: int = 20
+    message: str | None = None
+    milliseconds: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total // self.limit))
+
+
+class Searcher:
+    """Runs searches against the current snapshot, the database and the embedder."""
+
+    def __init__(self, store: SnapshotStore, embedder: Embedder | None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+    def query_vector(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The embedding of a query (cached for repeated queries)."""
+        if self.embedder is None or not text:
+            return None
+        cached = self._vectors.get(text)
+        if cached is None:
+            cached = self.embedder.embed([text])[0]
+            self._vectors[text] = cached
+            if len(self._vectors) > 2048:
+                self._vectors.popitem(last=False)
+        return cached
+
+    def search(
+        self,
+        *,
+        conn: Connection,
+        q: str,
+        mode: Mode = "hybrid",
+        filters: Filters | None = None,
+        sort: SortBy = "relevance",
+        page: int = 0,
+        limit: int = 20,
+    ) -> SearchResults:
+        """Search for ``q``; see the module docstring for what is guaranteed."""
+        started = time.perf_counter()
+        result = SearchResults(query=q, mode=mode, sort=sort, page=page, limit=limit)
+        parsed = parse_query(q)
+        filters = filters or Filters()
+        snapshot = self.store.current()
+        if snapshot is None:
+            result.message = "The search index is not built yet: run `dailypapers index`."
+            return result
+        text = parsed.text
+        keep = _mask(snapshot, parsed, filters)
+        if not text and keep is None:
+            result.message = (
+                "Type a few words to search."
+                if not q.strip()
+                else ("Nothing to search for in that query: try other words.")
+            )
+            return result
+        ranked = self._rank(conn, snapshot, parsed, keep, mode, text)
+        positions = ranked.positions[:MAX_RESULTS]
+        ids = [str(snapshot.doc_ids[p]) for p in positions]
+        scores = dict(zip(ids, ranked.scores[:MAX_RESULTS].tolist(), strict=True))
+        if parsed.phrases or parsed.authors or filters.author:
+            ids = _verify(conn, ids, parsed, filters)
+        if sort == "date":
+            order = np.argsort(-snapshot.published[snapshot.positions(ids)], kind="stable")
+            ids = [ids[i] for i in order]
+        elif sort == "upvotes":
+            votes = papers.upvotes_of(conn=conn, ids=ids)
+            ids = sorted(ids, key=lambda pid: -votes.get(pid, 0))
+        result.total = len(ids)
+        chosen = ids[page * limit : (page + 1) * limit]
+        rows = daily.entries_for_papers(conn=conn, ids=chosen)
+        stems = query_stems(text)
+        for pid in chosen:
+            row = rows.get(pid)
+            if row is None:
+                continue  # hidden or deleted since the snapshot was built
+            result.hits.append(
+                Hit(
+                    row=row,
+                    score=float(scores.get(pid, 0.0)),
+                    title_html=highlight(row["title"], stems),
+                    excerpt_html=highlight(excerpt_around(row["abstract"], stems), stems),
+                )
+            )
+        if not result.total:
+            result.message = "No papers match that search."
+        result.milliseconds = (time.perf_counter() - started) * 1000
+        return result
+
+    def _rank(
+        self,
+        conn: Connection,
+        snapshot: Snapshot,
+        parsed: ParsedQuery,
+        keep: npt.NDArray[np.bool_] | None,
+        mode: Mode,
+        text: str,
+    ) -> Ranked:
+        if not text:  # filters only: newest first
+            assert keep is not None
+            positions = np.flatnonzero(keep)
+            order = np.argsort(-snapshot.published[positions], kind="stable")[:MAX_RESULTS]
+            chosen = positions[order].astype(np.int64)
+            return Ranked(chosen, np.ones(len(chosen), dtype=np.float32))
+        terms = analyse(text)
+        keyword = hybrid.top(snapshot.keyword.scores(terms), MAX_RESULTS, keep=keep)
+        vector = self.query_vector(text) if mode != "keyword" else None
+        if vector is None or snapshot.vectors is None:
+            return keyword
+        depth = MAX_RESULTS if mode == "semantic" else hybrid.CANDIDATES
+        semantic = self._semantic(conn, snapshot, vector, keep, depth)
+        if mode == "semantic":
+            return semantic
+        union = np.union1d(keyword.positions[: hybrid.CANDIDATES], semantic.positions)
+        similarity = np.asarray(snapshot.vectors[union] @ vector, dtype=np.float32)
+        exact = bool(parsed.phrases or parsed.title)
+        alpha = hybrid.keyword_weight(len(set(terms)), exact=exact)
+        fused = hybrid.fuse(
+            Ranked(keyword.positions[: hybrid.CANDIDATES], keyword.scores[: hybrid.CANDIDATES]),
+            semantic,
+            similarity,
+            alpha=alpha,
+            limit=MAX_RESULTS,
+        )
+        # Keyword matches beyond the fused candidates keep their BM25 order after them.
+        rest = keyword.positions[~np.isin(keyword.positions, fused.positions)]
+        return Ranked(
+            np.concatenate([fused.positions, rest]),
+            np.concatenate([fused.scores, np.zeros(len(rest), dtype=np.float32)]),
+        )
+
+    def _semantic(
+        self,
+        conn: Connection,
+        snapshot: Snapshot,
+        vector: npt.NDArray[np.float32],
+        keep: npt.NDArray[np.bool_] | None,
+        depth: int,
+    ) -> Ranked:
+        assert snapshot.vectors is not None
+        if conn.dialect.name == "postgresql" and keep is None and snapshot.model:
+            nearest = embeddings.pg_nearest(
+                conn=conn, vector=vector, model=snapshot.model, limit=depth
+            )
+            positions = snapshot.positions([pid for pid, _ in nearest])
+            sims = np.asarray([s for _, s in nearest], dtype=np.float32)
+            found = positions >= 0
+            return Ranked(positions[found], sims[found])
+        sims = np.asarray(snapshot.vectors @ vector, dtype=np.float32)
+        sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+        return hybrid.top(sims, depth, keep=keep)
+
+    def similar(self, *, conn: Connection, arxiv_id: str, limit: int = 6) -> list[RowMapping]:
+        """Papers nearest to ``arxiv_id`` by embedding, itself excluded."""
+        snapshot = self.store.current()
+        if snapshot is None or snapshot.vectors is None:
+            return []
+        position = int(snapshot.positions([arxiv_id])[0])
+        if position >= 0 and snapshot.vectors[position].any():
+            vector = np.asarray(snapshot.vectors[position], dtype=np.float32)
+        elif snapshot.model is not None:
+            stored = embeddings.vector_of(conn=conn, paper_id=arxiv_id, model=snapshot.model)
+            if stored is None:
+                return []
+            vector = stored
+        else:
+            return []
+        ranked = self._semantic(conn, snapshot, vector, None, limit + 1)
+        ids = [
+            str(snapshot.doc_ids[p]) for p in ranked.positions if snapshot.doc_ids[p] != arxiv_id
+        ]
+        rows = daily.entries_for_papers(conn=conn, ids=ids[:limit])
+        return [rows[pid] for pid in ids[:limit] if pid in rows]
+
+
+def _docs_with_all(snapshot: Snapshot, field: str, values: list[str]) -> npt.NDArray[np.int64]:
+    postings = snapshot.keyword.fields[field]
+    result: npt.NDArray[np.int64] | None = None
+    for value in values:
+        docs = postings.docs(value)
+        result = docs if result is None else np.intersect1d(result, docs, assume_unique=True)
+    return result if result is not None else np.empty(0, dtype=np.int64)
+
+
+def _mask(
+    snapshot: Snapshot, parsed: ParsedQuery, filters: Filters
+) -> npt.NDArray[np.bool_] | None:
+    """Documents allowed by the filters, phrases and exclusions (None: no restriction)."""
+    keep: npt.NDArray[np.bool_] | None = None
+
+    def restrict(docs: npt.NDArray[np.int64]) -> None:
+        nonlocal keep
+        allowed = np.zeros(snapshot.n_docs, dtype=np.bool_)
+        allowed[docs] = True
+        keep = allowed if keep is None else keep & allowed
+
+    categories = [*parsed.categories, *([filters.category] if filters.category else [])]
+    for category in categories:
+        vocab = snapshot.keyword.fields["category"].vocabulary
+        value = category.strip()
+        names = [c for c in vocab if c.lower() == value.lower()] or [
+            c for c in vocab if c.lower().startswith(value.lower() + ".")
+        ]
+        lists = [snapshot.keyword.fields["category"].docs(name) for name in names]
+        restrict(np.unique(np.concatenate(lists)) if lists else np.empty(0, dtype=np.int64))
+    for author in [*parsed.authors, *([filters.author] if filters.author else [])]:
+        restrict(_docs_with_all(snapshot, "author", words(author)))
+    for title in parsed.title:
+        restrict(_docs_with_all(snapshot, "title", analyse(title)))
+    for phrase in parsed.phrases:
+        terms = analyse(phrase)
+        if terms:
+            docs = snapshot.keyword.docs_with(terms[0])
+            for term in terms[1:]:
+                docs = np.intersect1d(docs, snapshot.keyword.docs_with(term), assume_unique=True)
+            restrict(docs)
+    if filters.date_from or filters.date_to:
+        low = snapshot.day_number(filters.date_from) if filters.date_from else -(2**31)
+        high = snapshot.day_number(filters.date_to) if filters.date_to else 2**31 - 1
+        allowed = (np.asarray(snapshot.published) >= low) & (np.asarray(snapshot.published) <= high)
+        keep = allowed if keep is None else keep & allowed
+    for excluded in parsed.excluded:
+        terms = analyse(excluded)
+        if not terms:
+            continue
+        docs = snapshot.keyword.docs_with(terms[0])
+        for term in terms[1:]:
+            docs = np.intersect1d(docs, snapshot.keyword.docs_with(term), assume_unique=True)
+        if keep is None:
+            keep = np.ones(snapshot.n_docs, dtype=np.bool_)
+        keep[docs] = False
+    return keep
+
+
+def _verify(conn: Connection, ids: list[str], parsed: ParsedQuery, filters: Filters) -> list[str]:
+    """Keep papers where quoted phrases occur as phrases and author names match a person."""
+    rows = daily.entries_for_papers(conn=conn, ids=ids)
+    phrases = [" ".join(words(p)) for p in parsed.phrases]
+    authors = [words(a) for a in [*parsed.authors, *([filters.author] if filters.author else [])]]
+    kept = []
+    for pid in ids:
+        row = rows.get(pid)
+        if row is None:
+            continue
+        body = " " + " ".join(words(f"{row['title']} {row['abstract']}")) + " "
+        if any(f" {p} " not in body for p in phrases if p):
+            continue
+        names = [fold(" ".join(words(n))).split() for n in row["authors"]]
+        if any(a and not any(all(w in n for w in a) for n in names) for a in authors):
+            continue
+        kept.append(pid)
+    return kept

@@ -1,0 +1,1 @@
+"""Ranking: query parsing, keyword/semantic/hybrid scoring and fusion (pure functions)."""

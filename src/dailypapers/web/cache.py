@@ -1,0 +1,101 @@
+"""Pure-ASGI middlewares: a response cache keyed by URL and site revision, and security headers.
+
+Every write that changes what pages show (ingest, index, votes) bumps the site revision, so
+a cached page is served only while it is still exactly what the handler would render. The
+revision is read on every request (one indexed single-row query), never guessed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dailypapers.storage import runs
+
+CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/")
+UNCACHEABLE = ("/api/papers/search",)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def _cacheable(path: str) -> bool:
+    return (
+        (path == "/" or path.startswith(CACHEABLE_PREFIXES))
+        and not path.startswith(UNCACHEABLE)
+        and not path.endswith("/similar")
+    )
+
+
+class ResponseCache:
+    """Caches complete GET responses (200 and 404) of list, paper and API pages."""
+
+    def __init__(self, app: ASGIApp, engine: Engine, size: int = 2048) -> None:
+        self.app = app
+        self.engine = engine
+        self.size = size
+        self._items: OrderedDict[tuple[str, bytes, int], list[Message]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _revision(self) -> int:
+        with self.engine.connect() as conn:
+            return runs.revision(conn=conn)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not _cacheable(scope["path"])
+            or any(name == b"cookie" for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        key = (scope["path"], scope["query_string"], await run_in_threadpool(self._revision))
+        with self._lock:
+            cached = self._items.get(key)
+            if cached is not None:
+                self._items.move_to_end(key)
+        if cached is not None:
+            for message in cached:
+                await send(message)
+            return
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        start = messages[0] if messages else {}
+        if start.get("status") in (200, 404) and all(
+            m["type"] != "http.response.body" or not m.get("more_body") for m in messages[1:]
+        ):
+            with self._lock:
+                self._items[key] = messages
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+
+
+class SecurityHeaders:
+    """Adds nosniff, referrer and framing headers to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, add_headers)

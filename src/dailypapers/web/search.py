@@ -1,0 +1,92 @@
+"""The search page: a query box with filters, highlighted results and pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
+from dailypapers.web.deps import connect, get_searcher
+from dailypapers.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+CATEGORIES = [
+    "cs.AI",
+    "cs.CL",
+    "cs.CV",
+    "cs.LG",
+    "cs.RO",
+    "cs.CR",
+    "cs.IR",
+    "cs.HC",
+    "cs.SE",
+    "cs.NE",
+    "stat.ML",
+    "eess.IV",
+    "eess.AS",
+    "math.OC",
+    "physics",
+    "q-bio",
+]
+
+
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    searcher: Annotated[Searcher, Depends(get_searcher)],
+    q: Annotated[str, Query(max_length=10_000)] = "",
+    mode: Mode = "hybrid",
+    category: Annotated[str, Query(max_length=64)] = "",
+    author: Annotated[str, Query(max_length=200)] = "",
+    date_from: Annotated[str, Query(alias="from", max_length=10)] = "",
+    date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
+    sort: SortBy = "relevance",
+    p: Annotated[int, Query(ge=0, le=1000)] = 0,
+) -> Response:
+    """Search results for ``q`` with the chosen filters (bad dates are ignored, not errors)."""
+    filters = Filters(
+        category=category or None,
+        author=author or None,
+        date_from=_date(date_from),
+        date_to=_date(date_to),
+    )
+    searched = bool(q.strip() or category or author or date_from or date_to)
+    result = None
+    if searched:
+        with connect(request) as conn:
+            result = searcher.search(
+                conn=conn, q=q, mode=mode, filters=filters, sort=sort, page=p, limit=20
+            )
+    params = {
+        "q": q,
+        "mode": mode,
+        "category": category,
+        "author": author,
+        "from": date_from,
+        "to": date_to,
+        "sort": sort,
+    }
+    return page(
+        request,
+        "search.html",
+        {
+            "title": f"Search: {q}" if q else "Search",
+            "result": result,
+            "params": params,
+            "categories": CATEGORIES,
+            "query": q,
+        },
+    )
