@@ -1,0 +1,197 @@
+"""Search through the page, the JSON API and the CLI, on both backends, with the real model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from dailypapers.cli import cli
+from dailypapers.index.build import build
+from dailypapers.index.snapshot import SnapshotStore
+from dailypapers.queries.search import Filters, Searcher
+from dailypapers.settings import Settings
+from tests.search.conftest import Corpus, Memoised
+
+
+def ids(response) -> list[str]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.text
+    return [item["paper"]["id"] for item in response.json()]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_a_title_finds_its_paper_first(client: TestClient, corpus: Corpus, mode: str) -> None:
+    for paper in corpus.papers[:3]:
+        found = ids(client.get("/api/papers/search", params={"q": paper["title"], "mode": mode}))
+        assert found[0] == paper["id"], (mode, paper["title"])
+
+
+def test_api_shape_and_paging(client: TestClient, corpus: Corpus) -> None:
+    response = client.get("/api/papers/search", params={"q": "language models", "limit": 5})
+    items = response.json()
+    assert len(items) == 5
+    first = items[0]
+    assert {"paper", "title", "summary", "publishedAt", "score"} <= set(first)
+    assert first["paper"]["authors"] and "upvotes" in first["paper"]
+    page2 = ids(
+        client.get("/api/papers/search", params={"q": "language models", "limit": 5, "p": 1})
+    )
+    assert not set(page2) & {i["paper"]["id"] for i in items}
+
+
+def test_filters(client: TestClient, corpus: Corpus) -> None:
+    category = corpus.papers[0]["primary_category"]
+    found = ids(client.get("/api/papers/search", params={"q": "learning", "category": category}))
+    assert found and all(category in corpus.by_id(i)["categories"] for i in found)
+    in_query = ids(client.get("/api/papers/search", params={"q": f"learning cat:{category}"}))
+    assert set(in_query) == set(found)
+    archive = category.split(".")[0]
+    assert ids(client.get("/api/papers/search", params={"q": f"learning cat:{archive}"}))
+    author = corpus.papers[1]["authors"][0]
+    by_author = ids(client.get("/api/papers/search", params={"q": "", "author": author}))
+    assert corpus.papers[1]["id"] in by_author
+    assert all(
+        any(author.lower() in a.lower() for a in corpus.by_id(i)["authors"]) for i in by_author
+    )
+    last_day = corpus.papers[0]["day"]
+    recent = ids(client.get("/api/papers/search", params={"q": "model", "from": last_day}))
+    assert recent and all(corpus.by_id(i)["day"] >= last_day for i in recent)
+    old = ids(client.get("/api/papers/search", params={"q": "model", "to": "2026-05-01"}))
+    assert old and all(corpus.by_id(i)["day"] <= "2026-05-01" for i in old)
+    nothing = client.get("/api/papers/search", params={"q": "model", "category": "nope.XX"})
+    assert nothing.json() == []
+
+
+def test_phrases_and_exclusions(client: TestClient, corpus: Corpus) -> None:
+    paper = corpus.papers[4]
+    words = paper["abstract"].split()[3:7]
+    phrase = " ".join(w.strip(".,;:()") for w in words)
+    found = ids(client.get("/api/papers/search", params={"q": f'"{phrase}"', "mode": "keyword"}))
+    assert paper["id"] in found
+    reversed_phrase = " ".join(reversed(phrase.split()))
+    swapped = ids(
+        client.get("/api/papers/search", params={"q": f'"{reversed_phrase}"', "mode": "keyword"})
+    )
+    assert paper["id"] not in swapped
+    with_word = ids(client.get("/api/papers/search", params={"q": "language"}))
+    without = ids(client.get("/api/papers/search", params={"q": "language -model"}))
+    assert without and len(without) < len(with_word)
+    for pid in without:
+        text = (corpus.by_id(pid)["title"] + " " + corpus.by_id(pid)["abstract"]).lower()
+        assert "model" not in text.replace("models", "model").split()
+
+
+def test_sorting(client: TestClient, corpus: Corpus) -> None:
+    by_date = ids(client.get("/api/papers/search", params={"q": "learning", "sort": "date"}))
+    days = [corpus.by_id(i)["day"] for i in by_date]
+    assert days == sorted(days, reverse=True)
+    assert ids(client.get("/api/papers/search", params={"q": "learning", "sort": "upvotes"}))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "the of and",
+        "!!! ??? ...",
+        'unbalanced "quote',
+        "NEAR(a b) * ^ : OR",
+        "x* AND y^2",
+        "'; DROP TABLE papers; --",
+        "🙂🚀 ünïcødé 数学",
+        "a" * 10_000,
+        "author:",
+        "cat:",
+        "::",
+        "cat:unknown.XX",
+        "-everything",
+    ],
+)
+def test_odd_queries_never_fail(client: TestClient, corpus: Corpus, query: str) -> None:
+    api = client.get("/api/papers/search", params={"q": query})
+    assert api.status_code == 200 and isinstance(api.json(), list)
+    page = client.get("/search", params={"q": query})
+    assert page.status_code == 200 and "Search papers" in page.text
+
+
+@pytest.mark.parametrize(
+    "params", [{"mode": "fuzzy"}, {"sort": "random"}, {"limit": 0}, {"p": -1}, {"from": "June"}]
+)
+def test_invalid_api_parameters_are_422(client: TestClient, corpus: Corpus, params: dict) -> None:  # type: ignore[type-arg]
+    response = client.get("/api/papers/search", params={"q": "x", **params})
+    assert response.status_code == 422 and response.json()["error"]
+
+
+def test_search_page_highlights_and_filters(client: TestClient, corpus: Corpus) -> None:
+    page = client.get("/search", params={"q": "language", "sort": "date", "from": "bad-date"})
+    assert page.status_code == 200
+    assert "<mark>" in page.text and "results" in page.text
+    assert 'value="language"' in page.text
+    escaped = client.get("/search", params={"q": "<script>alert(1)</script>"})
+    assert "<script>alert(1)</script>" not in escaped.text
+
+
+def test_without_an_index_search_says_how_to_build_it(client: TestClient, engine: Engine) -> None:
+    api = client.get("/api/papers/search", params={"q": "anything"})
+    assert api.status_code == 503 and "dailypapers index" in api.json()["error"]
+    assert "dailypapers index" in client.get("/search", params={"q": "anything"}).text
+
+
+def test_related_papers(client: TestClient, corpus: Corpus) -> None:
+    paper = corpus.papers[0]
+    related = client.get(f"/api/papers/{paper['id']}/similar", params={"limit": 4}).json()
+    assert len(related) == 4 and paper["id"] not in [r["id"] for r in related]
+    assert "Related papers" in client.get(f"/papers/{paper['id']}").text
+    assert client.get("/api/papers/2101.99999/similar").status_code == 404
+    assert client.get("/api/papers/nonsense/similar").status_code == 422
+
+
+def test_cli_index_and_search(cli_env: dict[str, str], engine: Engine, corpus: Corpus) -> None:
+    runner = CliRunner()
+    again = runner.invoke(cli, ["index", "--no-progress"])
+    assert again.exit_code == 0 and "embedded 0 papers" in again.output
+    title = corpus.papers[2]["title"]
+    result = runner.invoke(cli, ["search", title, "--json", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    assert '"id": "' + corpus.papers[2]["id"] in result.stdout
+    plain = runner.invoke(cli, ["search", title, "--mode", "keyword"])
+    assert plain.exit_code == 0 and corpus.papers[2]["id"] in plain.stdout
+
+
+def test_cli_search_without_index(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["search", "anything", "--mode", "keyword"])
+    assert result.exit_code == 1 and "dailypapers index" in result.output
+
+
+def test_searching_while_the_index_is_rebuilt(
+    engine: Engine, settings: Settings, corpus: Corpus, embedder: Memoised
+) -> None:
+    searcher = Searcher(SnapshotStore(settings.index_dir), embedder)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def rebuild() -> None:
+        try:
+            for _ in range(3):
+                build(engine=engine, root=settings.index_dir, model=embedder.key)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=rebuild)
+    thread.start()
+    searches = 0
+    while not done.is_set() or searches < 5:
+        with engine.connect() as conn:
+            result = searcher.search(
+                conn=conn, q="language model", filters=Filters(date_from=dt.date(2026, 1, 1))
+            )
+        assert result.hits, result.message
+        searches += 1
+    thread.join()
+    assert not errors
