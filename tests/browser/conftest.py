@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import create_engine, text
 
-from dailypapers.cli.serve import sample_path
+from dailypapers.demo import sample_path
 from dailypapers.settings import Settings
 from dailypapers.storage.engine import make_engine
 from dailypapers.web.app import create_app

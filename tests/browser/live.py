@@ -10,24 +10,14 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from dailypapers.cli.serve import sample_path
-from dailypapers.ingest.pipeline import run_ingest
+from dailypapers import demo
 from dailypapers.settings import Settings
-from dailypapers.sources.jsonl import read_jsonl
 
 
 def load_sample(engine: Engine, settings: Settings) -> None:
-    """Load the bundled sample the way ``dailypapers demo`` does."""
-    path = sample_path()
-    report = run_ingest(
-        engine=engine,
-        source="demo",
-        params={"sample": path.name, "size": path.stat().st_size},
-        records=lambda resume: read_jsonl(path, resume=resume),
-        explicit_days=True,
-        batch_size=settings.ingest_batch_size,
-    )
-    assert report.rejected == 0, report.summary()
+    """Load and index the bundled sample the way ``dailypapers demo`` does."""
+    report = demo.load_sample(engine, settings)
+    assert report.ingest.rejected == 0, report.ingest.summary()
 
 
 class LiveServer:

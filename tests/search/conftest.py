@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from dailypapers.cli.serve import sample_path
+from dailypapers.demo import sample_path
 from dailypapers.index.build import run_index
 from dailypapers.index.embedder import MiniLMEmbedder, Vectors, default_embedder
 from dailypapers.ingest.pipeline import run_ingest

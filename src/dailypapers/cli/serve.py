@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import click
 import uvicorn
 
 from dailypapers.cli.main import Context, one_line_errors, pass_context
-from dailypapers.ingest.pipeline import run_ingest
-from dailypapers.sources.jsonl import read_jsonl
+from dailypapers.demo import load_sample
 from dailypapers.storage.papers import count_papers
 
 
@@ -48,11 +44,6 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     _serve(ctx, host, port, workers)
 
 
-def sample_path() -> Path:
-    """The bundled sample of real arXiv papers (see sample/SOURCE.md)."""
-    return Path(str(resources.files("dailypapers") / "sample" / "papers.jsonl.gz"))
-
-
 @click.command()
 @click.option(
     "--serve/--no-serve",
@@ -67,17 +58,12 @@ def sample_path() -> Path:
 @pass_context
 @one_line_errors
 def demo(ctx: Context, then_serve: bool, host: str, port: int, workers: int) -> None:
-    """Load the bundled sample of real arXiv papers (idempotent), then serve the site."""
-    path = sample_path()
-    report = run_ingest(
-        engine=ctx.engine,
-        source="demo",
-        params={"sample": path.name, "size": path.stat().st_size},
-        records=lambda resume: read_jsonl(path, resume=resume),
-        explicit_days=True,
-        batch_size=ctx.settings.ingest_batch_size,
-    )
-    click.echo(report.summary())
+    """Load the bundled sample of real arXiv papers and index it (idempotent), then serve."""
+    report = load_sample(ctx.engine, ctx.settings, progress=True)
+    click.echo(report.ingest.summary())
+    if report.imported_vectors:
+        click.echo(f"imported {report.imported_vectors} precomputed embeddings of the sample")
+    click.echo(report.index.summary())
     with ctx.engine.connect() as conn:
         click.echo(f"{count_papers(conn=conn)} papers in {ctx.settings.effective_database_url}")
     if then_serve:

@@ -70,6 +70,34 @@ def embed_stale(
     return done, time.perf_counter() - started
 
 
+def import_vectors(
+    *,
+    engine: Engine,
+    model: str,
+    ids: list[str],
+    hashes: list[str],
+    vectors: npt.NDArray[np.float32],
+) -> int:
+    """Store precomputed vectors for papers whose text hash still matches and that lack one."""
+    with engine.connect() as conn:
+        stale = dict(embeddings.stale_ids(conn=conn, model=model))
+    keep = [
+        i
+        for i, (pid, digest) in enumerate(zip(ids, hashes, strict=True))
+        if stale.get(pid) == digest
+    ]
+    for start in range(0, len(keep), 1000):
+        chunk = keep[start : start + 1000]
+        with engine.begin() as conn:
+            embeddings.store(
+                conn=conn,
+                model=model,
+                items=[(ids[i], hashes[i]) for i in chunk],
+                vectors=vectors[chunk].astype(np.float32),
+            )
+    return len(keep)
+
+
 def build(*, engine: Engine, root: Path, model: str | None) -> tuple[int, Path]:
     """Build a snapshot of every visible paper and make it current."""
     items: list[SnapshotPaper] = []

@@ -7,6 +7,7 @@ everything, unknown filters match nothing, and a missing index says how to build
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -79,17 +80,25 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the embedding model now rather than on the first search."""
+        if self.embedder is not None:
+            self.embedder.embed(["warm up"])
 
     def query_vector(self, text: str) -> npt.NDArray[np.float32] | None:
         """The embedding of a query (cached for repeated queries)."""
         if self.embedder is None or not text:
             return None
-        cached = self._vectors.get(text)
+        with self._lock:
+            cached = self._vectors.get(text)
         if cached is None:
             cached = self.embedder.embed([text])[0]
-            self._vectors[text] = cached
-            if len(self._vectors) > 2048:
-                self._vectors.popitem(last=False)
+            with self._lock:
+                self._vectors[text] = cached
+                if len(self._vectors) > 2048:
+                    self._vectors.popitem(last=False)
         return cached
 
     def search(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -41,7 +44,17 @@ def _validation_message(exc: RequestValidationError) -> str:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the ASGI application for ``settings`` (read from the environment when None)."""
     settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        searcher: Searcher = app.state.searcher
+        if searcher.embedder is not None and (settings.index_dir / "CURRENT").exists():
+            # Load the model in the background so the first search does not wait for it.
+            threading.Thread(target=searcher.warm_up, daemon=True).start()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title=settings.site_name,
         version=__version__,
         description="Daily research papers: lists, papers and search. "
