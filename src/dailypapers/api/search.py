@@ -46,6 +46,7 @@ def search(
             sort=sort,
             page=p,
             limit=limit,
+            highlight_hits=False,
         )
     if result.message and not result.hits and "index" in result.message:
         return api_error(503, result.message)

@@ -111,8 +111,13 @@ class Searcher:
         sort: SortBy = "relevance",
         page: int = 0,
         limit: int = 20,
+        highlight_hits: bool = True,
     ) -> SearchResults:
-        """Search for ``q``; see the module docstring for what is guaranteed."""
+        """Search for ``q``; see the module docstring for what is guaranteed.
+
+        ``highlight_hits=False`` skips building highlighted HTML (the JSON API has no use
+        for it).
+        """
         started = time.perf_counter()
         result = SearchResults(query=q, mode=mode, sort=sort, page=page, limit=limit)
         parsed = parse_query(q)
@@ -132,7 +137,7 @@ class Searcher:
             return result
         ranked = self._rank(conn, snapshot, parsed, keep, mode, text)
         positions = ranked.positions[:MAX_RESULTS]
-        ids = [str(snapshot.doc_ids[p]) for p in positions]
+        ids: list[str] = snapshot.doc_ids[positions].tolist()
         scores = dict(zip(ids, ranked.scores[:MAX_RESULTS].tolist(), strict=True))
         if parsed.phrases or parsed.authors or filters.author:
             ids = _verify(conn, ids, parsed, filters)
@@ -145,7 +150,7 @@ class Searcher:
         result.total = len(ids)
         chosen = ids[page * limit : (page + 1) * limit]
         rows = daily.entries_for_papers(conn=conn, ids=chosen)
-        stems = query_stems(text)
+        stems = query_stems(text) if highlight_hits else frozenset()
         for pid in chosen:
             row = rows.get(pid)
             if row is None:
@@ -154,8 +159,12 @@ class Searcher:
                 Hit(
                     row=row,
                     score=float(scores.get(pid, 0.0)),
-                    title_html=highlight(row["title"], stems),
-                    excerpt_html=highlight(excerpt_around(row["abstract"], stems), stems),
+                    title_html=highlight(row["title"], stems) if highlight_hits else Markup(),
+                    excerpt_html=(
+                        highlight(excerpt_around(row["abstract"], stems), stems)
+                        if highlight_hits
+                        else Markup()
+                    ),
                 )
             )
         if not result.total:
@@ -277,8 +286,10 @@ def _mask(
         names = [c for c in vocab if c.lower() == value.lower()] or [
             c for c in vocab if c.lower().startswith(value.lower() + ".")
         ]
-        lists = [snapshot.keyword.fields["category"].docs(name) for name in names]
-        restrict(np.unique(np.concatenate(lists)) if lists else np.empty(0, dtype=np.int64))
+        allowed = np.zeros(snapshot.n_docs, dtype=np.bool_)
+        for name in names:
+            allowed[snapshot.keyword.fields["category"].docs(name)] = True
+        keep = allowed if keep is None else keep & allowed
     for author in [*parsed.authors, *([filters.author] if filters.author else [])]:
         restrict(_docs_with_all(snapshot, "author", words(author)))
     for title in parsed.title:
