@@ -34,7 +34,13 @@ class Site:
             self.errors.append(f"console: {message.text} at {message.location.get('url')}")
 
     def on_request_failed(self, request: PlaywrightRequest) -> None:
-        """Keep requests that got no response."""
+        """Keep requests that got no response.
+
+        ``net::ERR_ABORTED`` is the browser cancelling a request itself (a navigation or the
+        context closing while, say, the favicon loads), not the server failing to answer.
+        """
+        if request.failure and "ERR_ABORTED" in request.failure:
+            return
         self.errors.append(f"request failed: {request.url} ({request.failure})")
 
     def foreign_hosts(self) -> set[str]:
