@@ -1,9 +1,11 @@
 """Keyword, semantic and hybrid ranking over document numbers (pure functions, see docs/search.md).
 
-Hybrid is a convex combination of max-normalised BM25 and floor-normalised cosine similarity.
-The keyword weight grows as the query gets shorter: a few rare words, a title or a name are
+Hybrid is a convex combination of max-normalised BM25 and the raw cosine similarity. The
+keyword weight grows as the query gets shorter: a few rare words, a title or a name are
 known-item lookups where plain keyword search is hard to beat, while questions and claims
-gain most from the embeddings.
+gain most from the embeddings. It also grows when the embeddings find nothing close to the
+query (names, rare terms the model does not know), so their noise cannot reorder keyword
+hits. ``bench/search_quality.py`` measures the choices (bench/README.md).
 """
 
 from __future__ import annotations
@@ -48,10 +50,21 @@ def keyword_weight(n_terms: int, *, exact: bool = False) -> float:
     if exact or n_terms <= 2:
         return 0.8
     if n_terms <= 4:
-        return 0.65
-    if n_terms <= 8:
-        return 0.5
+        return 0.7
     return 0.4
+
+
+# The embeddings are trusted fully when the best similarity reaches SURE, not at all below
+# UNSURE, linearly in between. Titles and close paraphrases score 0.6-0.9 with
+# all-MiniLM-L6-v2, claims and questions about 0.45-0.75, author names and rare words the
+# model does not know about 0.2-0.5 (bench/README.md, "Search quality").
+UNSURE = 0.4
+SURE = 0.6
+
+
+def semantic_confidence(best_similarity: float) -> float:
+    """How far to trust the embeddings for a query (0..1), from its best cosine similarity."""
+    return min(max((best_similarity - UNSURE) / (SURE - UNSURE), 0.0), 1.0)
 
 
 def fuse(
@@ -66,7 +79,10 @@ def fuse(
 
     ``similarity_of`` gives the cosine similarity of every document in the union (aligned
     with ``np.union1d`` of both lists' positions), so a keyword hit that missed the semantic
-    top list still gets its real similarity.
+    top list still gets its real similarity. The similarity is used as it is, not stretched
+    over the candidates: when the model cannot tell the candidates apart (a flat list of
+    similarities) it barely moves the keyword order. The weight of the similarity is
+    ``(1 - alpha)`` scaled by ``semantic_confidence`` of the best one.
     """
     union = np.union1d(keyword.positions, semantic.positions)
     if not len(union):
@@ -74,14 +90,9 @@ def fuse(
     kw = np.zeros(len(union), dtype=np.float32)
     if len(keyword):
         kw[np.searchsorted(union, keyword.positions)] = keyword.scores / float(keyword.scores[0])
-    sims = similarity_of.astype(np.float32)
-    if len(semantic):
-        high = float(semantic.scores[0])
-        floor = float(semantic.scores[-1]) if len(semantic) >= CANDIDATES // 2 else 0.0
-        spread = max(high - floor, 1e-6)
-        sem = np.clip((sims - floor) / spread, 0.0, 1.0)
-    else:
-        sem = np.zeros(len(union), dtype=np.float32)
-    combined = (alpha * kw + (1 - alpha) * sem).astype(np.float32)
+    sem = np.clip(similarity_of.astype(np.float32), 0.0, 1.0)
+    best = float(semantic.scores[0]) if len(semantic) else 0.0
+    weight = (1 - alpha) * semantic_confidence(best)
+    combined = ((1 - weight) * kw + weight * sem).astype(np.float32)
     order = np.argsort(-combined, kind="stable")[:limit]
     return Ranked(union[order].astype(np.int64), combined[order])
