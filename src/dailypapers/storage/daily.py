@@ -56,8 +56,9 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
         for item in unique.values()
         if item.arxiv_id not in already
     ]
-    # Rows for papers already listed were filtered out above; the unique constraint still
-    # guards against a concurrent writer.
+    # Rows for papers already listed were filtered out above. A concurrent writer listing the
+    # same paper makes the unique constraint fail this batch's transaction; the ingest run
+    # then stops and resumes from its last checkpoint, so nothing is doubled.
     insert_rows(conn=conn, table=daily_entries, rows=rows)
     votes = [{"b_id": item.arxiv_id, "n": item.upvotes} for item in unique.values() if item.upvotes]
     if votes:
