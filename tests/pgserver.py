@@ -44,6 +44,18 @@ def _system_user() -> str | None:
     return PG_USER
 
 
+def _let_others_traverse(path: Path) -> None:
+    """Add search (x) permission for others on ``path``'s ancestors.
+
+    The server runs as an unprivileged user; a checkout in a private directory (``mktemp -d``
+    is mode 700) would otherwise hide the server binaries in its virtualenv from that user.
+    """
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
+
+
 class PostgresServer:
     """A PostgreSQL server in a temporary directory, listening on 127.0.0.1 only."""
 
@@ -54,6 +66,7 @@ class PostgresServer:
         self.user = _system_user()
         bin_dir = _bin_dir()
         if self.user:
+            _let_others_traverse(bin_dir)
             self.root.chmod(0o755)
             shutil.chown(self.root, self.user)
         self._run(
