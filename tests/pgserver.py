@@ -107,7 +107,11 @@ class PostgresServer:
     def _run(self, args: list[str]) -> None:
         kwargs: dict[str, object] = {"check": True, "capture_output": True, "text": True}
         if self.user:
+            # Drop root's group and supplementary groups too: a process left in group root is
+            # judged by a directory's group bits, and a private (mode 700) checkout has none.
             kwargs["user"] = self.user
+            kwargs["group"] = pwd.getpwnam(self.user).pw_gid
+            kwargs["extra_groups"] = []
         try:
             subprocess.run(args, **kwargs)  # type: ignore[call-overload]
         except subprocess.CalledProcessError as exc:
