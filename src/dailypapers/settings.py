@@ -95,6 +95,102 @@ class Settings(BaseSettings):
         2000, ge=1, description="Records per transaction (and per checkpoint) during ingest."
     )
 
+    session_days: int = Field(
+        30, ge=1, le=365, description="Days a login session lasts before the user logs in again."
+    )
+    email_token_hours: int = Field(
+        48, ge=1, description="Hours an email-verification or subscription link stays valid."
+    )
+    password_reset_minutes: int = Field(
+        60, ge=5, description="Minutes a password-reset link stays valid (it works once)."
+    )
+    submit_window_days: int = Field(
+        14,
+        ge=0,
+        description="Papers can be submitted to today's list up to this many days after "
+        "their first arXiv version.",
+    )
+    rate_limit_signup: str = Field(
+        "5/hour",
+        description="Sign-ups per client address. Format `N/second|minute|hour|day`; "
+        "`off` disables a limit (this applies to every `rate_limit_*`).",
+    )
+    rate_limit_login: str = Field("10/minute", description="Log-in attempts per client address.")
+    rate_limit_password_reset: str = Field(
+        "5/hour", description="Password-reset requests per client address."
+    )
+    rate_limit_submit: str = Field("30/hour", description="Paper submissions per user.")
+    rate_limit_comment: str = Field("20/hour", description="Comments (and edits) per user.")
+    rate_limit_upvote: str = Field("120/minute", description="Upvotes and un-votes per user.")
+    smtp_host: str = Field(
+        "",
+        description="SMTP server for account and digest mail. Empty: messages are written to "
+        "`<data_dir>/outbox/` as .eml files and their links logged (development).",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="`starttls` (port 587), `ssl` (implicit TLS, port 465) or `none` "
+        "(loopback relays only).",
+    )
+    smtp_user: str = Field("", description="SMTP user name; empty for no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_timeout: float = Field(20.0, gt=0, description="Seconds before an SMTP command times out.")
+    mail_from: str = Field(
+        "Daily Papers <noreply@localhost>", description="From address of every message."
+    )
+    digest_trending_default: int = Field(
+        10, ge=1, le=50, description="Trending papers in a new subscriber's digest."
+    )
+    digest_max_bounces: int = Field(
+        3,
+        ge=1,
+        description="A subscription is suspended after this many consecutive permanent "
+        "delivery failures (bounces).",
+    )
+    digest_unsubscribe_mailto: str = Field(
+        "",
+        description="Optional address for `List-Unsubscribe: <mailto:...>` (the one-click "
+        "HTTPS link is always sent).",
+    )
+    digest_schedule_at: str = Field(
+        "",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$",
+        description="`HH:MM` (UTC): `serve` runs the daily digest (weekdays) and the weekly "
+        "digest (Mondays) at this time, once across all workers. Empty: off (use cron).",
+    )
+    digest_schedule_ingest: bool = Field(
+        False,
+        description="With `digest_schedule_at`: read today's arXiv listings "
+        "(`ingest rss`) before sending the digests.",
+    )
+    rate_limit_subscribe: str = Field(
+        "5/hour", description="Digest subscription requests per client address."
+    )
+
+    @field_validator("rate_limit_subscribe")
+    @classmethod
+    def _check_subscribe_rate(cls, value: str) -> str:
+        from dailypapers.community.ratelimit import parse_rate
+
+        parse_rate(value)
+        return value
+
+    @field_validator(
+        "rate_limit_signup",
+        "rate_limit_login",
+        "rate_limit_password_reset",
+        "rate_limit_submit",
+        "rate_limit_comment",
+        "rate_limit_upvote",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from dailypapers.community.ratelimit import parse_rate
+
+        parse_rate(value)
+        return value
+
     @field_validator("feed_categories", mode="before")
     @classmethod
     def _split_categories(cls, value: object) -> object:
@@ -114,6 +210,16 @@ class Settings(BaseSettings):
                 "in production"
             )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Mark cookies Secure when the site is served over HTTPS."""
+        return self.base_url.startswith("https://")
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where messages go when no SMTP server is configured."""
+        return self.data_dir / "outbox"
 
     @property
     def index_dir(self) -> Path:

@@ -43,6 +43,7 @@ def paper_json(row: RowMapping) -> dict[str, Any]:
         "submittedOnDailyAt": _iso(row["submitted_at"]),
         "dailyDate": row["day"].isoformat() if row["day"] else None,
         "submittedOnDailyBy": _submitter(row),
+        "numComments": row.get("num_comments") or 0,
         "arxivUrl": links["abs"],
         "pdfUrl": links["pdf"],
     }
@@ -56,7 +57,7 @@ def daily_entry_json(row: RowMapping) -> dict[str, Any]:
         "publishedAt": paper["submittedOnDailyAt"],
         "title": row["title"],
         "summary": row["abstract"],
-        "numComments": 0,
+        "numComments": row.get("num_comments") or 0,
         "submittedBy": paper["submittedOnDailyBy"],
         "date": paper["dailyDate"],
     }

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.queries import periods
 from dailypapers.queries.periods import Kind, Period
+from dailypapers.ranking import trending
 from dailypapers.storage import daily
 
 
@@ -57,6 +58,7 @@ def daily_list(
     limit: int = 50,
     sort: daily.Sort = "publishedAt",
     submitter: str | None = None,
+    now: dt.datetime | None = None,
 ) -> DailyList | None:
     """The list for ``period`` (the latest listed day when None); None when nothing is listed.
 
@@ -67,17 +69,70 @@ def daily_list(
         if latest is None:
             return None
         period = periods.day(latest)
-    entries, total = daily.list_entries(
-        conn=conn,
-        start=period.start,
-        end=period.end,
-        sort=sort,
-        submitter=submitter,
-        offset=page * limit,
-        limit=limit,
-    )
+    if sort == "trending":
+        entries, total = _trending_page(conn, period, page, limit, submitter, now)
+    else:
+        entries, total = daily.list_entries(
+            conn=conn,
+            start=period.start,
+            end=period.end,
+            sort=sort,
+            submitter=submitter,
+            offset=page * limit,
+            limit=limit,
+        )
     previous, following = _neighbour(conn, period.kind, period)
     return DailyList(period, entries, total, page, limit, previous, following, sort)
+
+
+def _trending_page(
+    conn: Connection,
+    period: Period,
+    page: int,
+    limit: int,
+    submitter: str | None,
+    now: dt.datetime | None,
+) -> tuple[list[RowMapping], int]:
+    rows = daily.trending_candidates(
+        conn=conn, start=period.start, end=period.end, submitter=submitter
+    )
+    candidates = [
+        trending.Candidate(
+            r["id"],
+            int(r["upvotes"]),
+            r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(r["day"]),
+            r["published_at"],
+        )
+        for r in rows
+    ]
+    ranked = trending.rank(candidates, now or dt.datetime.now(dt.UTC))
+    ids = [c.paper_id for c in ranked[page * limit : (page + 1) * limit]]
+    found = daily.entries_for_papers(conn=conn, ids=ids)
+    return [found[i] for i in ids if i in found], len(candidates)
+
+
+TRENDING_SPANS = {"day": 1, "week": 7, "month": 30}
+
+
+def trending_list(
+    *,
+    conn: Connection,
+    span: str,
+    page: int = 0,
+    limit: int = 50,
+    now: dt.datetime | None = None,
+) -> DailyList | None:
+    """Trending papers listed in the last day, 7 days or 30 days up to the latest listed day
+    (today on a site that ingests daily); None when nothing is listed."""
+    now = now or dt.datetime.now(dt.UTC)
+    latest = daily.latest_day(conn=conn, on_or_before=now.date())
+    if latest is None:
+        return None
+    days = TRENDING_SPANS[span]
+    start = latest - dt.timedelta(days=days - 1)
+    period = Period("day", start, latest)  # the span; pages title it themselves
+    entries, total = _trending_page(conn, period, page, limit, None, now)
+    return DailyList(period, entries, total, page, limit, None, None, "trending")
 
 
 def paper_detail(*, conn: Connection, arxiv_id: str) -> RowMapping | None:

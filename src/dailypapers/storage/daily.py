@@ -14,12 +14,26 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Listing
 from dailypapers.storage.bulk import insert_rows
-from dailypapers.storage.schema import daily_entries, papers, users
+from dailypapers.storage.schema import comments, daily_entries, papers, users
 
 Sort = Literal["publishedAt", "trending"]
 
+# Visible comments per paper, as a correlated subquery (one indexed lookup per row listed).
+_COMMENT_COUNT = (
+    select(func.count())
+    .where(
+        comments.c.paper_id == papers.c.id,
+        comments.c.hidden.is_(False),
+        comments.c.deleted_at.is_(None),
+    )
+    .correlate(papers)
+    .scalar_subquery()
+    .label("num_comments")
+)
+
 ENTRY_COLUMNS = (
     papers,
+    _COMMENT_COUNT,
     daily_entries.c.day,
     daily_entries.c.submitted_at,
     daily_entries.c.origin,
@@ -107,6 +121,25 @@ def list_entries(
     # Always counted, so the number of queries does not depend on the page's size.
     count = _visible_entries().with_only_columns(func.count()).where(*where)
     return rows, int(conn.execute(count).scalar_one())
+
+
+def trending_candidates(
+    *, conn: Connection, start: dt.date, end: dt.date, submitter: str | None = None
+) -> list[RowMapping]:
+    """Id, upvotes, day and publication time of every visible paper listed in the period."""
+    where = [daily_entries.c.day >= start, daily_entries.c.day <= end, papers.c.hidden.is_(False)]
+    if submitter:
+        where.append(func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter)
+    query = (
+        select(papers.c.id, papers.c.upvotes, daily_entries.c.day, papers.c.published_at)
+        .select_from(
+            daily_entries.join(papers, papers.c.id == daily_entries.c.paper_id).outerjoin(
+                users, users.c.id == daily_entries.c.submitted_by_id
+            )
+        )
+        .where(*where)
+    )
+    return list(conn.execute(query).mappings())
 
 
 def entry_for_paper(*, conn: Connection, arxiv_id: str) -> RowMapping | None:

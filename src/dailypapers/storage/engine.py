@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
@@ -34,9 +36,11 @@ def _configure_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def _begin_immediate(conn: Any) -> None:
-    # BEGIN IMMEDIATE for writers would serialise readers too; plain BEGIN (deferred) plus
-    # busy_timeout gives one writer at a time without blocking WAL readers.
-    conn.exec_driver_sql("BEGIN")
+    # Readers use plain BEGIN (deferred): WAL readers never block. A transaction that will
+    # write after reading asks for ``write_transaction`` and gets BEGIN IMMEDIATE, so it waits
+    # for the write lock up front (busy_timeout) instead of failing to upgrade a read lock.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -67,6 +71,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         pool_pre_ping=True,
         **kwargs,
     )
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that reads then writes, committed on success.
+
+    On SQLite it takes the write lock at BEGIN (see ``_begin_immediate``); on PostgreSQL it is
+    an ordinary transaction.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            yield conn
 
 
 def _dumps(value: Any) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Integer, String, cast, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.storage.schema import ingest_rejects, ingest_runs, site_meta
@@ -104,19 +104,19 @@ def list_runs(*, conn: Connection, limit: int = 20) -> list[RowMapping]:
 
 
 def bump_revision(*, conn: Connection) -> int:
-    """Increase the site revision (pages cached under an older revision are rebuilt)."""
-    current = revision(conn=conn)
-    if (
-        current == 0
-        and conn.execute(select(site_meta.c.key).where(site_meta.c.key == "revision")).first()
-        is None
-    ):
-        conn.execute(insert(site_meta).values(key="revision", value="1"))
-        return 1
-    conn.execute(
-        update(site_meta).where(site_meta.c.key == "revision").values(value=str(current + 1))
+    """Increase the site revision (pages cached under an older revision are rebuilt).
+
+    One atomic UPDATE, so concurrent writers (two upvotes at once) never lose an increment
+    and a SQLite transaction never has to upgrade a read lock to a write lock.
+    """
+    bumped = conn.execute(
+        update(site_meta)
+        .where(site_meta.c.key == "revision")
+        .values(value=cast(cast(site_meta.c.value, Integer) + 1, String))
     )
-    return current + 1
+    if bumped.rowcount == 0:
+        conn.execute(insert(site_meta).values(key="revision", value="1"))
+    return revision(conn=conn)
 
 
 def revision(*, conn: Connection) -> int:

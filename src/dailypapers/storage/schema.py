@@ -67,6 +67,69 @@ users = Table(
     Column("display_name", String(200), nullable=False),
     Column("email", String(320), nullable=True, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Added by migration 0003 (community): accounts that can log in.
+    Column("password_hash", String(255)),
+    Column("email_verified_at", UTCDateTime()),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("banned_at", UTCDateTime()),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 of the cookie's token: a leaked table does not give working cookies.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_votes_paper_id", "paper_id"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("edited_at", UTCDateTime()),
+    Column("deleted_at", UTCDateTime()),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    Index("ix_comments_paper_id", "paper_id"),
+    Index("ix_comments_user_id", "user_id"),
+    Index("ix_comments_created_at", "created_at"),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("window_start", UTCDateTime(), nullable=False),
+    Column("hits", Integer, nullable=False),
 )
 
 papers = Table(
@@ -113,6 +176,7 @@ daily_entries = Table(
     Column("origin", String(32), nullable=False),
     UniqueConstraint("paper_id", name="uq_daily_entries_paper_id"),
     Index("ix_daily_entries_day", "day"),
+    Index("ix_daily_entries_submitted_by_id", "submitted_by_id"),
 )
 
 ingest_runs = Table(
@@ -190,4 +254,58 @@ site_meta = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Added by migration 0004 (subscriptions): email digests.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), unique=True),
+    # pending (waiting for the confirmation link), active, unsubscribed, suspended (bounces).
+    Column("status", String(16), nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("trending_count", Integer, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("keywords", JSON, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("similar", Boolean, nullable=False, server_default="1"),
+    Column("bounces", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("confirmed_at", UTCDateTime()),
+    Column("unsubscribed_at", UTCDateTime()),
+    Index("ix_subscriptions_status_period", "status", "period"),
+)
+
+digest_deliveries = Table(
+    "digest_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # ``daily:2026-06-08`` or ``weekly:2026-W23``: one digest per subscription and period.
+    Column("period_key", String(32), nullable=False),
+    # sending (claimed; the SMTP outcome is unknown until marked), sent, failed.
+    Column("status", String(16), nullable=False),
+    Column("message_id", String(255)),
+    Column("error", Text),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    UniqueConstraint("subscription_id", "period_key", name="uq_digest_deliveries_key"),
+    Index("ix_digest_deliveries_period_key_status", "period_key", "status"),
+)
+
+job_locks = Table(
+    "job_locks",
+    metadata,
+    # ``digest:daily:2026-06-08``: the first worker to insert the row runs the job.
+    Column("key", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
 )

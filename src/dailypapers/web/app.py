@@ -10,20 +10,25 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
 from dailypapers import __version__
+from dailypapers.api.community import router as community_api_router
 from dailypapers.api.routes import router as api_router
 from dailypapers.api.search import router as search_api_router
+from dailypapers.community.errors import ActionError
+from dailypapers.community.ratelimit import RateLimited
 from dailypapers.index.embedder import default_embedder
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Searcher
 from dailypapers.settings import Settings
 from dailypapers.storage.engine import engine_from_settings
+from dailypapers.web.accounts import router as accounts_router
 from dailypapers.web.cache import ResponseCache, SecurityHeaders
+from dailypapers.web.community import router as community_router
 from dailypapers.web.pages import router as pages_router
 from dailypapers.web.render import page
 from dailypapers.web.search import router as search_pages_router
@@ -69,10 +74,35 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         default_embedder() if settings.semantic_search else None,
     )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    # Specific paths (``/api/papers/{id}/comments``) before the catch-all ``/papers/{id:path}``.
+    app.include_router(community_api_router)
     app.include_router(search_api_router)
     app.include_router(api_router)
     app.include_router(search_pages_router)
+    app.include_router(accounts_router)
+    app.include_router(community_router)
     app.include_router(pages_router)
+
+    @app.exception_handler(ActionError)
+    async def on_refused(request: Request, exc: ActionError) -> Response:
+        if _is_api(request) or "application/json" in request.headers.get("accept", ""):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            body = {"error": exc.message, **({"link": exc.link} if exc.link else {})}
+            return JSONResponse(body, status_code=exc.status, headers=headers)
+        if exc.status == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        titles = {403: "Not allowed", 404: "Not found", 409: "Already there"}
+        context = {"title": titles.get(exc.status, "Could not do that"), "message": exc.message}
+        return page(request, "notice.html", context, exc.status)
+
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(request: Request, exc: RateLimited) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        if _is_api(request) or "application/json" in request.headers.get("accept", ""):
+            return JSONResponse({"error": str(exc)}, status_code=429, headers=headers)
+        response = page(request, "notice.html", {"title": "Slow down", "message": str(exc)}, 429)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -8,6 +8,7 @@ revision is read on every request (one indexed single-row query), never guessed.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 from sqlalchemy import Engine
@@ -34,13 +35,17 @@ def _cacheable(path: str) -> bool:
 
 
 class ResponseCache:
-    """Caches complete GET responses (200 and 404) of list, paper and API pages."""
+    """Caches complete GET responses (200 and 404) of list, paper and API pages.
+
+    Requests of logged-in visitors (a ``dp_session`` cookie) are never cached or served from
+    the cache, and a response that sets a cookie is never stored.
+    """
 
     def __init__(self, app: ASGIApp, engine: Engine, size: int = 2048) -> None:
         self.app = app
         self.engine = engine
         self.size = size
-        self._items: OrderedDict[tuple[str, bytes, int], list[Message]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, bytes, int, int], list[Message]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _revision(self) -> int:
@@ -52,11 +57,20 @@ class ResponseCache:
             scope["type"] != "http"
             or scope["method"] != "GET"
             or not _cacheable(scope["path"])
-            or any(name == b"cookie" for name, _ in scope["headers"])
+            or any(
+                name == b"cookie" and b"dp_session=" in value for name, value in scope["headers"]
+            )
         ):
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], scope["query_string"], await run_in_threadpool(self._revision))
+        # The ten-minute bucket lets time-dependent orders (trending) move without a write.
+        bucket = int(time.time() // 600)
+        key = (
+            scope["path"],
+            scope["query_string"],
+            await run_in_threadpool(self._revision),
+            bucket,
+        )
         with self._lock:
             cached = self._items.get(key)
             if cached is not None:
@@ -73,8 +87,13 @@ class ResponseCache:
 
         await self.app(scope, receive, capture)
         start = messages[0] if messages else {}
-        if start.get("status") in (200, 404) and all(
-            m["type"] != "http.response.body" or not m.get("more_body") for m in messages[1:]
+        sets_cookie = any(name.lower() == b"set-cookie" for name, _ in start.get("headers", []))
+        if (
+            start.get("status") in (200, 404)
+            and not sets_cookie
+            and all(
+                m["type"] != "http.response.body" or not m.get("more_body") for m in messages[1:]
+            )
         ):
             with self._lock:
                 self._items[key] = messages

@@ -9,10 +9,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import text
 
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
-from dailypapers.queries import daily
+from dailypapers.queries import comments, daily
 from dailypapers.queries.periods import PeriodError, parse_period
 from dailypapers.queries.search import Searcher
+from dailypapers.storage import community
 from dailypapers.storage.papers import count_papers
+from dailypapers.web.auth import current_user
 from dailypapers.web.deps import connect, get_searcher
 from dailypapers.web.render import page
 
@@ -38,12 +40,18 @@ def _list_page(
     except PeriodError as exc:
         return page(request, "error.html", {"title": "Bad date", "message": str(exc)}, 400)
     limit = request.app.state.settings.page_size
+    user = current_user(request)
     with connect(request) as conn:
         result = daily.daily_list(conn=conn, period=period, page=p, limit=limit, sort=sort)
         latest = (
             daily.daily_list(conn=conn, period=None, limit=1)
             if result is not None and not result.entries
             else None
+        )
+        voted = (
+            community.voted(conn=conn, user_id=user["id"], ids=[e["id"] for e in result.entries])
+            if user and result
+            else set()
         )
     if result is None:
         return page(request, "empty.html", {"title": "No papers yet"})
@@ -56,7 +64,9 @@ def _list_page(
             next=result.next,
             latest=latest.period if latest else None,
         )
-    return page(request, "list.html", {"listing": result, "title": result.period.label})
+    return page(
+        request, "list.html", {"listing": result, "title": result.period.label, "voted": voted}
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -95,9 +105,24 @@ def paper_page(
         return not_found(request, "Paper not found", f"{arxiv_id[:80]!r} is not an arXiv id.")
     if canonical != arxiv_id:
         return RedirectResponse(f"/papers/{canonical}", status_code=308)
+    user = current_user(request)
     with connect(request) as conn:
         row = daily.paper_detail(conn=conn, arxiv_id=canonical)
         related = searcher.similar(conn=conn, arxiv_id=canonical, limit=6) if row else []
+        threads = (
+            comments.threads(
+                conn=conn, paper_id=canonical, moderator=bool(user and user["is_admin"])
+            )
+            if row
+            else []
+        )
+        voted = (
+            community.voted(
+                conn=conn, user_id=user["id"], ids=[canonical, *(r["id"] for r in related)]
+            )
+            if user and row
+            else set()
+        )
     if row is None:
         return not_found(request, "Paper not found", f"No paper {canonical} is stored here.")
     return page(
@@ -109,6 +134,9 @@ def paper_page(
             "links": daily.arxiv_links(row),
             "bibtex": daily.bibtex(row),
             "related": related,
+            "threads": threads,
+            "comment_count": comments.count(threads),
+            "voted": voted,
         },
     )
 

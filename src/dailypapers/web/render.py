@@ -44,8 +44,23 @@ TEMPLATES.env.filters.update(excerpt=excerpt, short_date=short_date, author_line
 
 
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    """Render a template with the site-wide context."""
+    """Render a template with the site-wide context (site name, the user, CSRF tokens)."""
+    from dailypapers.web.auth import csrf_token, current_user, set_csrf_cookie
+
     settings = request.app.state.settings
-    return TEMPLATES.TemplateResponse(
-        request, name, {"site_name": settings.site_name, **context}, status_code=status
+    response = TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {
+            "site_name": settings.site_name,
+            "user": current_user(request),
+            "csrf": lambda: csrf_token(request),
+            **context,
+        },
+        status_code=status,
     )
+    set_csrf_cookie(request, response)
+    if current_user(request) is not None or getattr(request.state, "new_csrf", None):
+        # Pages with a user's name or tokens in them are never stored by proxies.
+        response.headers["cache-control"] = "private, no-store"
+    return response

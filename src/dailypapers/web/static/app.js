@@ -45,5 +45,30 @@ document.addEventListener("DOMContentLoaded", function () {
       }
     });
   });
+  // Upvote buttons are forms that work without JavaScript; with it, they update in place.
+  document.querySelectorAll("form[data-vote]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (form.dataset.busy) return;  // a double click sends one request
+      form.dataset.busy = "1";
+      fetch(form.action, { method: "POST", body: new FormData(form), headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.status === 401) { window.location = "/login?next=" + encodeURIComponent(window.location.pathname); return null; }
+          if (!response.ok) { form.submit(); return null; }
+          return response.json();
+        })
+        .then(function (data) {
+          if (!data) return;
+          var voted = !!data.voted;
+          form.querySelector(".count").textContent = data.upvotes;
+          form.querySelector("input[name=action]").value = voted ? "down" : "up";
+          form.classList.toggle("voted", voted);
+          var button = form.querySelector("button");
+          button.setAttribute("aria-pressed", voted ? "true" : "false");
+          button.title = voted ? "Remove your upvote" : "Upvote";
+        })
+        .finally(function () { delete form.dataset.busy; });
+    });
+  });
   document.documentElement.classList.add("js-ready");
 });

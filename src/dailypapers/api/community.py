@@ -1,0 +1,126 @@
+"""Community writes over JSON with ``Authorization: Bearer <token>``: submit, upvote, comment.
+
+Reads stay public. Errors are ``{"error": ...}`` with 401 (no or bad token), 403 (banned or
+not allowed), 404, 409 (already listed), 422 (bad input) or 429 (rate limit, Retry-After).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.params import Depends
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.api import shapes
+from dailypapers.community import actions
+from dailypapers.community.accounts import hash_secret
+from dailypapers.community.errors import ActionError
+from dailypapers.queries import comments, daily
+from dailypapers.storage import accounts
+from dailypapers.storage.schema import api_tokens
+from dailypapers.web.auth import limit
+from dailypapers.web.community import arxiv_fetch
+from dailypapers.web.deps import connect
+
+router = APIRouter(prefix="/api", tags=["community"])
+bearer = HTTPBearer(auto_error=False, description="An API token from `dailypapers token create`.")
+
+
+def token_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> RowMapping:
+    """The active user owning the bearer token; 401 without a valid token, 403 if banned."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ActionError("Send an API token: Authorization: Bearer <token>.", 401)
+    token = credentials.credentials
+    if len(token) > 200:
+        raise ActionError("Invalid API token.", 401)
+    with request.app.state.engine.begin() as conn:
+        user = accounts.token_user(conn=conn, token_hash=hash_secret(token))
+        if user is None:
+            raise ActionError("Invalid API token.", 401)
+        conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.id == user["token_id"])
+            .values(last_used_at=dt.datetime.now(dt.UTC))
+        )
+    return actions.require_active(user)
+
+
+User = Annotated[RowMapping, Depends(token_user)]
+
+
+class CommentIn(BaseModel):
+    """A new comment: Markdown text, optionally replying to a comment."""
+
+    body: str = Field(min_length=1, max_length=actions.MAX_COMMENT)
+    parentId: int | None = Field(None, ge=1)  # noqa: N815 - HF-style field name
+
+
+@router.post("/papers/{arxiv_id:path}/submit", status_code=201, summary="Submit to today's list")
+def submit(arxiv_id: str, request: Request, user: User) -> Any:
+    """Put a paper on today's list (fetched from arXiv when unknown)."""
+    limit(request, "submit", f"user:{user['id']}")
+    done = actions.submit(
+        request.app.state.engine,
+        user,
+        arxiv_id,
+        fetch=arxiv_fetch(request),
+        window_days=request.app.state.settings.submit_window_days,
+    )
+    with connect(request) as conn:
+        row = daily.paper_detail(conn=conn, arxiv_id=done.paper_id)
+    assert row is not None
+    return {"paper": shapes.paper_json(row), "dailyDate": done.day.isoformat()}
+
+
+def _vote(request: Request, user: RowMapping, arxiv_id: str, up: bool) -> Any:
+    limit(request, "upvote", f"user:{user['id']}")
+    count = actions.set_vote(request.app.state.engine, user, arxiv_id, up=up)
+    return {"upvotes": count, "voted": up}
+
+
+@router.post("/papers/{arxiv_id:path}/upvote", summary="Upvote a paper (idempotent)")
+def upvote(arxiv_id: str, request: Request, user: User) -> Any:
+    """Add your upvote; repeating it changes nothing."""
+    return _vote(request, user, arxiv_id, True)
+
+
+@router.delete("/papers/{arxiv_id:path}/upvote", summary="Withdraw an upvote (idempotent)")
+def unvote(arxiv_id: str, request: Request, user: User) -> Any:
+    """Remove your upvote; repeating it changes nothing."""
+    return _vote(request, user, arxiv_id, False)
+
+
+@router.get("/papers/{arxiv_id:path}/comments", summary="Comments on a paper")
+def list_comments(arxiv_id: str, request: Request) -> Any:
+    """Visible comments, oldest first, each with its replies."""
+    paper_id = actions.paper_id_or_404(request.app.state.engine, arxiv_id)
+    with connect(request) as conn:
+        views = comments.threads(conn=conn, paper_id=paper_id)
+    return [view.as_json() for view in views]
+
+
+@router.post("/papers/{arxiv_id:path}/comments", status_code=201, summary="Comment on a paper")
+def add_comment(arxiv_id: str, payload: CommentIn, request: Request, user: User) -> Any:
+    """Add a comment (Markdown) or a reply (``parentId``)."""
+    limit(request, "comment", f"user:{user['id']}")
+    comment_id = actions.add_comment(
+        request.app.state.engine, user, arxiv_id, payload.body, payload.parentId
+    )
+    with connect(request) as conn:
+        views = comments.threads(
+            conn=conn, paper_id=actions.paper_id_or_404(request.app.state.engine, arxiv_id)
+        )
+    for view in views:
+        for candidate in (view, *view.replies):
+            if candidate.id == comment_id:
+                return candidate.as_json() | {"replies": []}
+    return JSONResponse({"id": comment_id}, status_code=201)

@@ -1,0 +1,1 @@
+"""Community: accounts, sessions, tokens, submissions, votes, comments, moderation, limits."""

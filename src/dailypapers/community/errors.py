@@ -1,0 +1,14 @@
+"""The one error type community actions raise: a message for people and an HTTP status."""
+
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    """A refused action. ``status`` is the HTTP code the API answers with (403, 404, 409, 422);
+    ``link`` optionally points at a page that explains (the day a paper is already on)."""
+
+    def __init__(self, message: str, status: int = 422, link: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.link = link

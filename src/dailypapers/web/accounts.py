@@ -1,0 +1,369 @@
+"""Account pages: sign up, confirm email, log in and out, reset password, settings, tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.community import accounts as account_actions
+from dailypapers.community import mails
+from dailypapers.community.accounts import AccountError, TokenError
+from dailypapers.community.actions import require_active
+from dailypapers.community.errors import ActionError
+from dailypapers.mailer import Mailer, MailError
+from dailypapers.storage import accounts
+from dailypapers.web.auth import (
+    CSRF_FIELD,
+    check_csrf,
+    clear_session_cookie,
+    client_key,
+    current_user,
+    limit,
+    safe_next,
+    set_session_cookie,
+)
+from dailypapers.web.render import page
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form(max_length=10_000)]
+Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
+
+
+def _send(request: Request, message: object) -> bool:
+    from email.message import EmailMessage
+
+    assert isinstance(message, EmailMessage)
+    try:
+        Mailer(request.app.state.settings).send(message)
+    except MailError:
+        return False
+    return True
+
+
+def notice(
+    request: Request, title: str, message: str, status: int = 200, **extra: object
+) -> Response:
+    """A page with one message (sent email, confirmed address, ...)."""
+    return page(request, "notice.html", {"title": title, "message": message, **extra}, status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other: after a POST, the browser GETs the next page."""
+    return RedirectResponse(url, status_code=303)
+
+
+def login_required(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to the log-in page and back here afterwards."""
+    return redirect(f"/login?next={request.url.path}")
+
+
+@router.get("/signup")
+def signup_form(request: Request) -> Response:
+    """The sign-up form."""
+    return page(request, "signup.html", {"title": "Sign up", "form": {}})
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    csrf_token: Csrf = "",
+    username: FormStr = "",
+    email: FormStr = "",
+    password: FormStr = "",
+) -> Response:
+    """Create an account and email a confirmation link (same answer for a known email)."""
+    check_csrf(request, csrf_token)
+    settings = request.app.state.settings
+    form = {"username": username, "email": email}
+    limit(request, "signup", client_key(request))
+    try:
+        result = account_actions.signup(
+            request.app.state.engine, username=username, email=email, password=password
+        )
+    except AccountError as exc:
+        return page(
+            request, "signup.html", {"title": "Sign up", "form": form, "error": str(exc)}, 422
+        )
+    if result.user is not None:
+        sent = _send(request, mails.verification(settings, result.user))
+    else:
+        assert result.existing is not None
+        sent = _send(request, mails.already_registered(settings, result.existing))
+    if not sent:
+        return notice(
+            request,
+            "Email not sent",
+            "We could not send the confirmation email just now. Try again in a few minutes "
+            "from the log-in page.",
+            503,
+        )
+    return notice(
+        request,
+        "Check your inbox",
+        "We sent a link to the address you gave. Open it to confirm your email, then log in.",
+    )
+
+
+@router.get("/verify")
+def verify(request: Request, token: str = "") -> Response:
+    """Confirm an email address from the link in the confirmation email."""
+    try:
+        user = account_actions.verify_email(
+            request.app.state.engine, request.app.state.settings, token[:2000]
+        )
+    except TokenError as exc:
+        return notice(
+            request, "Link not valid", str(exc), 400, link=("/verify/resend", "Send a new link")
+        )
+    return notice(
+        request,
+        "Email confirmed",
+        f"Thank you, {user['display_name']}. Your address is confirmed.",
+        link=("/login", "Log in"),
+    )
+
+
+@router.get("/verify/resend")
+def resend_form(request: Request) -> Response:
+    """Ask for a new confirmation link."""
+    return page(
+        request, "email_form.html", {"title": "New confirmation link", "action": "/verify/resend"}
+    )
+
+
+@router.post("/verify/resend")
+def resend(request: Request, csrf_token: Csrf = "", email: FormStr = "") -> Response:
+    """Send a new confirmation link if the address has an unconfirmed account."""
+    check_csrf(request, csrf_token)
+    limit(request, "password_reset", client_key(request))
+    try:
+        address = account_actions.normalize_email(email)
+    except AccountError as exc:
+        return page(
+            request,
+            "email_form.html",
+            {"title": "New confirmation link", "action": "/verify/resend", "error": str(exc)},
+            422,
+        )
+    with request.app.state.engine.connect() as conn:
+        user = accounts.user_by_email(conn=conn, email=address)
+    if user is not None and user["email_verified_at"] is None:
+        _send(request, mails.verification(request.app.state.settings, user))
+    return notice(
+        request,
+        "Check your inbox",
+        "If that address has an account waiting for confirmation, a new link is on its way.",
+    )
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    """The log-in form."""
+    return page(request, "login.html", {"title": "Log in", "next": safe_next(next), "form": {}})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    csrf_token: Csrf = "",
+    email: FormStr = "",
+    password: FormStr = "",
+    next: FormStr = "/",
+) -> Response:
+    """Check the credentials and start a session; wrong email and wrong password read the same."""
+    check_csrf(request, csrf_token)
+    engine = request.app.state.engine
+    target = safe_next(next)
+    limit(request, "login", client_key(request))
+    context = {"title": "Log in", "next": target, "form": {"email": email}}
+    try:
+        with engine.connect() as conn:
+            user = account_actions.authenticate(conn, email=email, password=password)
+    except AccountError as exc:
+        return page(request, "login.html", {**context, "error": str(exc)}, 401)
+    if user["email_verified_at"] is None:
+        return page(
+            request,
+            "login.html",
+            {**context, "error": "Confirm your email address first.", "resend": True},
+            403,
+        )
+    token, _ = account_actions.start_session(engine, request.app.state.settings, user_id=user["id"])
+    response = redirect(target)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Csrf = "") -> Response:
+    """End this session."""
+    user = current_user(request)
+    response = redirect("/")
+    if user is not None:
+        check_csrf(request, csrf_token)
+        token = request.cookies.get("dp_session", "")
+        with request.app.state.engine.begin() as conn:
+            accounts.delete_session(conn=conn, session_hash=account_actions.hash_secret(token))
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/reset")
+def reset_form(request: Request) -> Response:
+    """Ask for a password-reset link."""
+    return page(request, "email_form.html", {"title": "Reset your password", "action": "/reset"})
+
+
+@router.post("/reset")
+def reset(request: Request, csrf_token: Csrf = "", email: FormStr = "") -> Response:
+    """Email a reset link if the address has an account; the answer is the same either way."""
+    check_csrf(request, csrf_token)
+    limit(request, "password_reset", client_key(request))
+    try:
+        address = account_actions.normalize_email(email)
+    except AccountError as exc:
+        return page(
+            request,
+            "email_form.html",
+            {"title": "Reset your password", "action": "/reset", "error": str(exc)},
+            422,
+        )
+    with request.app.state.engine.connect() as conn:
+        user = accounts.user_by_email(conn=conn, email=address)
+    if user is not None and user["banned_at"] is None:
+        _send(request, mails.password_reset(request.app.state.settings, user))
+    return notice(
+        request,
+        "Check your inbox",
+        "If that address has an account, a link to choose a new password is on its way.",
+    )
+
+
+def _reset_user(request: Request, token: str) -> RowMapping:
+    return account_actions.user_for_reset(
+        request.app.state.engine, request.app.state.settings, token[:2000]
+    )
+
+
+@router.get("/reset/confirm")
+def reset_confirm_form(request: Request, token: str = "") -> Response:
+    """Choose a new password (from the emailed link)."""
+    try:
+        _reset_user(request, token)
+    except TokenError as exc:
+        return notice(
+            request, "Link not valid", str(exc), 400, link=("/reset", "Ask for a new link")
+        )
+    return page(request, "reset_confirm.html", {"title": "Choose a new password", "token": token})
+
+
+@router.post("/reset/confirm")
+def reset_confirm(
+    request: Request, csrf_token: Csrf = "", token: FormStr = "", password: FormStr = ""
+) -> Response:
+    """Set the new password; every existing session of the account ends."""
+    check_csrf(request, csrf_token)
+    try:
+        user = _reset_user(request, token)
+        account_actions.set_password(
+            request.app.state.engine, user_id=user["id"], password=password
+        )
+    except TokenError as exc:
+        return notice(
+            request, "Link not valid", str(exc), 400, link=("/reset", "Ask for a new link")
+        )
+    except AccountError as exc:
+        return page(
+            request,
+            "reset_confirm.html",
+            {"title": "Choose a new password", "token": token, "error": str(exc)},
+            422,
+        )
+    return notice(
+        request, "Password changed", "Log in with your new password.", link=("/login", "Log in")
+    )
+
+
+def _settings_page(
+    request: Request, user: RowMapping, status: int = 200, **extra: object
+) -> Response:
+    with request.app.state.engine.connect() as conn:
+        tokens = accounts.list_tokens(conn=conn, user_id=user["id"])
+    return page(request, "settings.html", {"title": "Settings", "tokens": tokens, **extra}, status)
+
+
+@router.get("/settings")
+def settings_page(request: Request) -> Response:
+    """Profile, password and API tokens of the logged-in user."""
+    user = current_user(request)
+    if user is None:
+        return login_required(request)
+    return _settings_page(request, user)
+
+
+@router.post("/settings/profile")
+def save_profile(request: Request, csrf_token: Csrf = "", display_name: FormStr = "") -> Response:
+    """Change the display name."""
+    user = current_user(request)
+    if user is None:
+        return login_required(request)
+    check_csrf(request, csrf_token)
+    name = " ".join(display_name.split())[:100]
+    if not name:
+        return _settings_page(request, user, 422, error="A display name cannot be empty.")
+    with request.app.state.engine.begin() as conn:
+        accounts.update_user(conn=conn, user_id=user["id"], display_name=name)
+    return redirect("/settings?saved=profile")
+
+
+@router.post("/settings/password")
+def change_password(
+    request: Request, csrf_token: Csrf = "", current: FormStr = "", password: FormStr = ""
+) -> Response:
+    """Change the password (knowing the current one); other sessions end, this one continues."""
+    user = current_user(request)
+    if user is None:
+        return login_required(request)
+    check_csrf(request, csrf_token)
+    engine = request.app.state.engine
+    if not account_actions.password_matches(user["password_hash"], current):
+        return _settings_page(request, user, 422, error="Your current password is not right.")
+    try:
+        account_actions.set_password(engine, user_id=user["id"], password=password)
+    except AccountError as exc:
+        return _settings_page(request, user, 422, error=str(exc))
+    token, _ = account_actions.start_session(engine, request.app.state.settings, user_id=user["id"])
+    response = redirect("/settings?saved=password")
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/settings/tokens")
+def new_token(request: Request, csrf_token: Csrf = "", name: FormStr = "") -> Response:
+    """Create an API token and show it once."""
+    user = current_user(request)
+    if user is None:
+        return login_required(request)
+    check_csrf(request, csrf_token)
+    require_active(user)
+    with request.app.state.engine.begin() as conn:
+        token = account_actions.create_api_token(
+            conn, user_id=user["id"], name=" ".join(name.split())[:100] or "token"
+        )
+    return _settings_page(request, user, new_token=token)
+
+
+@router.post("/settings/tokens/{token_id}/delete")
+def delete_token(request: Request, token_id: int, csrf_token: Csrf = "") -> Response:
+    """Revoke an API token."""
+    user = current_user(request)
+    if user is None:
+        return login_required(request)
+    check_csrf(request, csrf_token)
+    with request.app.state.engine.begin() as conn:
+        if not accounts.delete_token(conn=conn, user_id=user["id"], token_id=token_id):
+            raise ActionError("No such token.", 404)
+    return redirect("/settings?saved=token")

@@ -1,0 +1,155 @@
+"""Who is asking: the session cookie, CSRF tokens for forms, safe redirects, rate-limit keys.
+
+Logged-in forms carry the session's own CSRF token. Anonymous forms (sign-up, log-in,
+reset) use a signed double-submit cookie. Every POST form is checked with ``check_csrf``,
+which also refuses a foreign ``Origin``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from fastapi import Request, Response
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.community import ratelimit
+from dailypapers.community.accounts import hash_secret
+from dailypapers.community.errors import ActionError
+from dailypapers.settings import Settings
+from dailypapers.storage import accounts
+
+SESSION_COOKIE = "dp_session"
+CSRF_COOKIE = "dp_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def current_user(request: Request) -> RowMapping | None:
+    """The logged-in user (with the session's ``csrf``), or None; read once per request."""
+    if hasattr(request.state, "user"):
+        user: RowMapping | None = request.state.user
+        return user
+    user = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and len(token) < 200:
+        with request.app.state.engine.connect() as conn:
+            user = accounts.session_user(
+                conn=conn, session_hash=hash_secret(token), now=dt.datetime.now(dt.UTC)
+            )
+        if user is not None and user["banned_at"] is not None:
+            user = None
+    request.state.user = user
+    return user
+
+
+def _sign(settings: Settings, value: str) -> str:
+    key = hashlib.sha256(f"csrf:{settings.secret_key}".encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _anonymous_token(request: Request) -> str | None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    value, _, signature = cookie.partition(".")
+    if value and hmac.compare_digest(signature, _sign(_settings(request), value)):
+        return cookie
+    return None
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms on this page must send back (creates the anonymous cookie if needed)."""
+    user = current_user(request)
+    if user is not None:
+        return str(user["csrf"])
+    token = _anonymous_token(request) or getattr(request.state, "new_csrf", None)
+    if token is None:
+        value = secrets.token_urlsafe(24)
+        token = f"{value}.{_sign(_settings(request), value)}"
+        request.state.new_csrf = token
+    return token
+
+
+def set_csrf_cookie(request: Request, response: Response) -> None:
+    """Send the anonymous CSRF cookie if this request created one."""
+    token = getattr(request.state, "new_csrf", None)
+    if token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=_settings(request).secure_cookies,
+            path="/",
+        )
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a form whose token does not match this visitor's, or that comes from elsewhere."""
+    user = current_user(request)
+    expected = str(user["csrf"]) if user is not None else _anonymous_token(request)
+    if (
+        not submitted
+        or expected is None
+        or not hmac.compare_digest(submitted.encode(), expected.encode())
+        or not _same_origin(request)
+    ):
+        raise ActionError(
+            "This form has expired or did not come from this site. Reload the page and try again.",
+            403,
+        )
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """Log the browser in (HttpOnly, SameSite=Lax, Secure over HTTPS)."""
+    settings = _settings(request)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    """Log the browser out."""
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=_settings(request).secure_cookies, httponly=True
+    )
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go to after logging in; anything pointing off-site becomes ``/``."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ch in value for ch in "\r\n\\"):
+        return "/"
+    return value
+
+
+def client_key(request: Request) -> str:
+    """The client address used for anonymous rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
+def limit(request: Request, action: str, who: str) -> None:
+    """Count one ``action`` by ``who`` against its configured rate; raises RateLimited."""
+    rate = getattr(_settings(request), f"rate_limit_{action}")
+    ratelimit.check(request.app.state.engine, key=f"{action}:{who}", rate=rate)
