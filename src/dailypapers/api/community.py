@@ -23,6 +23,7 @@ from dailypapers.community.accounts import hash_secret
 from dailypapers.community.errors import ActionError
 from dailypapers.queries import comments, daily
 from dailypapers.storage import accounts
+from dailypapers.storage.engine import write_transaction
 from dailypapers.storage.schema import api_tokens
 from dailypapers.web.auth import limit
 from dailypapers.web.community import arxiv_fetch
@@ -42,15 +43,21 @@ def token_user(
     token = credentials.credentials
     if len(token) > 200:
         raise ActionError("Invalid API token.", 401)
-    with request.app.state.engine.begin() as conn:
+    engine = request.app.state.engine
+    with engine.connect() as conn:
         user = accounts.token_user(conn=conn, token_hash=hash_secret(token))
-        if user is None:
-            raise ActionError("Invalid API token.", 401)
-        conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.id == user["token_id"])
-            .values(last_used_at=dt.datetime.now(dt.UTC))
-        )
+    if user is None:
+        raise ActionError("Invalid API token.", 401)
+    now = dt.datetime.now(dt.UTC)
+    last = user["last_used_at"]
+    if last is None or now - last > dt.timedelta(minutes=10):
+        # Recorded at most every ten minutes: no write on every API call.
+        with write_transaction(engine) as conn:
+            conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id == user["token_id"])
+                .values(last_used_at=now)
+            )
     return actions.require_active(user)
 
 

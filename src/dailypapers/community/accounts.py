@@ -172,7 +172,9 @@ def create_user(
     if accounts.user_by_email(conn=conn, email=email) is not None:
         raise AccountError(f"A user with email {email} already exists.")
     base = username or re.sub(r"[^A-Za-z0-9_-]", "", email.split("@")[0])[:28] or "user"
-    base = check_username(base if len(base) > 1 else f"{base}0")
+    if not username and (len(base) < 2 or base.lower() in RESERVED):
+        base = f"{base}1"  # a derived name never fails for being short or reserved
+    base = check_username(base)
     name, n = base, 1
     while accounts.user_by_username(conn=conn, username=name) is not None:
         n += 1
@@ -193,7 +195,7 @@ def create_user(
 def verify_email(engine: Engine, settings: Settings, token: str) -> RowMapping:
     """Mark the address in a verification link as confirmed; raises TokenError."""
     payload = read_token(settings, "verify", token, settings.email_token_hours * 3600)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         user = accounts.user_by_id(conn=conn, user_id=int(payload.get("u", 0)))
         if user is None or user["email"] != payload.get("e"):
             raise TokenError("This link is not valid any more.")
@@ -234,7 +236,7 @@ def user_for_reset(engine: Engine, settings: Settings, token: str) -> RowMapping
 def set_password(engine: Engine, *, user_id: int, password: str) -> None:
     """Change a password and end every session of the user; raises AccountError."""
     check_password(password)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         accounts.update_user(conn=conn, user_id=user_id, password_hash=hash_password(password))
         accounts.delete_user_sessions(conn=conn, user_id=user_id)
 
@@ -249,7 +251,7 @@ def start_session(engine: Engine, settings: Settings, *, user_id: int) -> tuple[
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         accounts.delete_expired_sessions(conn=conn, now=now)
         accounts.create_session(
             conn=conn,

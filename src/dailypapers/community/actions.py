@@ -111,7 +111,7 @@ def submit(
     fetched = False
     if known is None:
         known_paper = _fetch(fetch, paper_id)
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             papers.upsert_papers(conn=conn, batch=[known_paper])
             known = papers.get_paper(conn=conn, arxiv_id=paper_id)
         fetched = True
@@ -225,7 +225,7 @@ def moderate_comment(
 ) -> RowMapping:
     """Hide (or show again) any comment."""
     require_admin(admin)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         comment = community.get_comment(conn=conn, comment_id=comment_id)
         if comment is None:
             raise ActionError("No such comment.", 404)
@@ -241,7 +241,7 @@ def moderate_paper(engine: Engine, admin: RowMapping | None, arxiv_id: str, *, h
         paper_id, _ = parse_arxiv_id(arxiv_id)
     except Rejected:
         raise ActionError(f"Not an arXiv id: {arxiv_id[:80]!r}", 404) from None
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         if not community.set_paper_hidden(conn=conn, paper_id=paper_id, hidden=hidden):
             raise ActionError(f"No paper {paper_id} here.", 404)
         runs.bump_revision(conn=conn)
@@ -253,7 +253,7 @@ def ban_user(
 ) -> RowMapping:
     """Ban a user (ends their sessions; their writes are refused) or lift the ban."""
     admin = require_admin(admin)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         target = accounts.user_by_username(conn=conn, username=username)
         if target is None:
             raise ActionError(f"No user {username!r}.", 404)

@@ -73,5 +73,5 @@ def check(engine: Engine, *, key: str, rate: str, now: dt.datetime | None = None
 
 def reset(engine: Engine, *, key: str) -> None:
     """Forget the hits of ``key`` (a successful log-in clears its failed attempts)."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(delete(rate_limits).where(rate_limits.c.key == key[:255]))

@@ -126,7 +126,7 @@ def create_token(*, conn: Connection, user_id: int, token_hash: str, name: str) 
 def token_user(*, conn: Connection, token_hash: str) -> RowMapping | None:
     """The user owning an API token, or None."""
     query = (
-        select(*USER_COLUMNS, api_tokens.c.id.label("token_id"))
+        select(*USER_COLUMNS, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
         .select_from(api_tokens.join(users, users.c.id == api_tokens.c.user_id))
         .where(api_tokens.c.token_hash == token_hash)
     )

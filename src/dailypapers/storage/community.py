@@ -21,11 +21,16 @@ from dailypapers.storage.schema import comments, daily_entries, papers, users, v
 def add_vote(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Record an upvote; False when the user had already voted (nothing changes)."""
     insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    added = conn.execute(
-        insert_(votes)
-        .values(user_id=user_id, paper_id=paper_id, created_at=dt.datetime.now(dt.UTC))
-        .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
-    ).rowcount
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    added = (
+        conn.execute(
+            insert_(votes)
+            .values(user_id=user_id, paper_id=paper_id, created_at=dt.datetime.now(dt.UTC))
+            .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
+            .returning(votes.c.user_id)
+        ).first()
+        is not None
+    )
     if added:
         conn.execute(
             update(papers).where(papers.c.id == paper_id).values(upvotes=papers.c.upvotes + 1)

@@ -15,6 +15,7 @@ from dailypapers.community.actions import require_active
 from dailypapers.community.errors import ActionError
 from dailypapers.mailer import Mailer, MailError
 from dailypapers.storage import accounts
+from dailypapers.storage.engine import write_transaction
 from dailypapers.web.auth import (
     CSRF_FIELD,
     check_csrf,
@@ -205,7 +206,7 @@ def logout(request: Request, csrf_token: Csrf = "") -> Response:
     if user is not None:
         check_csrf(request, csrf_token)
         token = request.cookies.get("dp_session", "")
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             accounts.delete_session(conn=conn, session_hash=account_actions.hash_secret(token))
     clear_session_cookie(request, response)
     return response
@@ -314,7 +315,7 @@ def save_profile(request: Request, csrf_token: Csrf = "", display_name: FormStr 
     name = " ".join(display_name.split())[:100]
     if not name:
         return _settings_page(request, user, 422, error="A display name cannot be empty.")
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         accounts.update_user(conn=conn, user_id=user["id"], display_name=name)
     return redirect("/settings?saved=profile")
 
@@ -349,7 +350,7 @@ def new_token(request: Request, csrf_token: Csrf = "", name: FormStr = "") -> Re
         return login_required(request)
     check_csrf(request, csrf_token)
     require_active(user)
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         token = account_actions.create_api_token(
             conn, user_id=user["id"], name=" ".join(name.split())[:100] or "token"
         )
@@ -363,7 +364,7 @@ def delete_token(request: Request, token_id: int, csrf_token: Csrf = "") -> Resp
     if user is None:
         return login_required(request)
     check_csrf(request, csrf_token)
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         if not accounts.delete_token(conn=conn, user_id=user["id"], token_id=token_id):
             raise ActionError("No such token.", 404)
     return redirect("/settings?saved=token")
