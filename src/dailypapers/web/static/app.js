@@ -51,7 +51,8 @@ document.addEventListener("DOMContentLoaded", function () {
       event.preventDefault();
       if (form.dataset.busy) return;  // a double click sends one request
       form.dataset.busy = "1";
-      fetch(form.action, { method: "POST", body: new FormData(form), headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      // getAttribute: the form has an input named "action", which shadows form.action.
+      fetch(form.getAttribute("action"), { method: "POST", body: new FormData(form), headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (response) {
           if (response.status === 401) { window.location = "/login?next=" + encodeURIComponent(window.location.pathname); return null; }
           if (!response.ok) { form.submit(); return null; }
