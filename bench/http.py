@@ -10,7 +10,11 @@ warm-up.  Paper pages go round-robin over ``--paper-ids`` different papers.
     .venv/bin/python bench/http.py --backend postgresql --duration 10 --endpoints home,paper
 
 Prints one JSON line per endpoint.  Goal (issue): at least 1,000 requests/s with p99 under
-100 ms at 64 connections.  The server is always stopped at the end, and every step has a
+100 ms at 64 connections.  ``--endpoints mixed`` runs the community issue's mixed load: page
+and API reads with 20% authenticated upvotes and withdrawals by 64 users (API tokens), e.g.
+
+    .venv/bin/python bench/http.py --backend sqlite --endpoints mixed --duration 60
+  The server is always stopped at the end, and every step has a
 time limit, so the program ends by itself.
 """
 
@@ -68,7 +72,10 @@ ENDPOINTS = {
     "api_paper": "/api/papers/{id}",
     "week": "/papers?week={week}",
     "month": "/papers?month={month}",
+    # Reads of day, paper and API pages plus authenticated upvotes (POST and DELETE).
+    "mixed": "mixed",
 }
+MIXED_USERS = 64
 DEFAULT_ENDPOINTS = "home,api_daily,paper"
 GOAL_RPS, GOAL_P99_MS = 1000, 100
 
@@ -125,6 +132,8 @@ def running_server(
         "DAILYPAPERS_DATABASE_URL": url,
         "DAILYPAPERS_DATA_DIR": str(folder / "data"),
         "DAILYPAPERS_ENVIRONMENT": "development",
+        # The mixed load votes as fast as it can: measure the server, not the rate limiter.
+        "DAILYPAPERS_RATE_LIMIT_UPVOTE": "off",
     }
     command = [sys.executable, "-m", "dailypapers", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers)]
@@ -195,9 +204,63 @@ def run_wrk(
     raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
 
 
-def endpoint_paths(name: str, ids: list[str], latest_day: str) -> list[str]:
+def mixed_paths(ids: list[str], latest_day: str, tokens: list[str]) -> list[str]:
+    """A shuffled mix: 60% HTML pages, 20% API reads, 20% upvote writes (half withdrawals).
+
+    Each (user, paper) pair is voted then un-voted, so counts keep moving both ways.
+    """
+    rng = random.Random(1)
+    reads = ["/", f"/papers?date={latest_day}", "/api/daily_papers"]
+    lines: list[str] = []
+    for n in range(2000):
+        paper = ids[n % len(ids)]
+        roll = n % 10
+        if roll < 4:
+            lines.append(f"/papers/{paper}")
+        elif roll < 6:
+            lines.append(reads[n % len(reads)] if roll == 4 else "/")
+        elif roll < 8:
+            lines.append(f"/api/papers/{paper}" if roll == 6 else "/api/daily_papers")
+        else:
+            token = tokens[n % len(tokens)]
+            target = ids[rng.randrange(min(len(ids), 200))]
+            method = "POST" if roll == 8 else "DELETE"
+            lines.append(f"{method} /api/papers/{target}/upvote {token}")
+    rng.shuffle(lines)
+    first_read = next(i for i, line in enumerate(lines) if " " not in line)
+    lines.insert(0, lines.pop(first_read))
+    return lines
+
+
+def create_voters(url: str, count: int) -> list[str]:
+    """``count`` verified users with one API token each; their tokens."""
+    from dailypapers.community import accounts
+    from dailypapers.storage.engine import make_engine
+
+    engine = make_engine(url)
+    tokens = []
+    try:
+        with engine.begin() as conn:
+            for n in range(count):
+                user = accounts.create_user(
+                    conn,
+                    email=f"voter{n}@bench.example",
+                    password="bench password",
+                    username=f"voter{n}",
+                )
+                tokens.append(accounts.create_api_token(conn, user_id=user["id"], name="bench"))
+    finally:
+        engine.dispose()
+    return tokens
+
+
+def endpoint_paths(
+    name: str, ids: list[str], latest_day: str, tokens: list[str] | None = None
+) -> list[str]:
     """The concrete paths requested for endpoint ``name``."""
     template = ENDPOINTS[name]
+    if name == "mixed":
+        return mixed_paths(ids, latest_day, tokens or [])
     if "{id}" in template:
         return [template.replace("{id}", arxiv_id) for arxiv_id in ids]
     day = dt.date.fromisoformat(latest_day)
@@ -325,9 +388,10 @@ def main() -> None:
                 "workers": args.workers,
                 "wrk_threads": args.threads,
             }
+            tokens = create_voters(url, MIXED_USERS) if "mixed" in names else []
             with running_server(url, args.workers, folder) as (base, pgid):
                 for name in names:
-                    paths = endpoint_paths(name, ids, latest_day)
+                    paths = endpoint_paths(name, ids, latest_day, tokens)
                     figures = measure(name, base, paths, folder, args, pgid)
                     rss = _group_rss_mib(pgid)
                     after = {"server_rss_mib": rss, "load_avg_1m_after": load_average()}

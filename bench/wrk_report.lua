@@ -5,12 +5,21 @@
 -- Counts non-2xx responses itself (wrk's own "status" errors only count 4xx and 5xx).
 -- Latencies are in microseconds in wrk; the JSON gives milliseconds.
 
+-- A line is a path (GET), or "METHOD PATH [TOKEN]" for writes; TOKEN is sent as
+-- "Authorization: Bearer TOKEN" (the mixed load's authenticated upvotes).
 local paths = {}
 local paths_file = os.getenv("WRK_PATHS_FILE")
 if paths_file and paths_file ~= "" then
   for line in io.lines(paths_file) do
     if #line > 0 then
-      paths[#paths + 1] = line
+      local method, path, token = line:match("^(%u+) (%S+) ?(%S*)$")
+      if method then
+        local headers = {}
+        if token ~= "" then headers["Authorization"] = "Bearer " .. token end
+        paths[#paths + 1] = {method = method, path = path, headers = headers}
+      else
+        paths[#paths + 1] = {method = "GET", path = line, headers = {}}
+      end
     end
   end
 end
@@ -32,7 +41,8 @@ function request()
     return wrk.format()
   end
   counter = counter + 1
-  return wrk.format(nil, paths[(counter % #paths) + 1])
+  local item = paths[(counter % #paths) + 1]
+  return wrk.format(item.method, item.path, item.headers)
 end
 
 function response(status, headers, body)

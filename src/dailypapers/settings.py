@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     rate_limit_submit: str = Field("30/hour", description="Paper submissions per user.")
     rate_limit_comment: str = Field("20/hour", description="Comments (and edits) per user.")
     rate_limit_upvote: str = Field("120/minute", description="Upvotes and un-votes per user.")
+    cache_vote_lag: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds anonymous (cached) pages may lag behind a stream of new votes. "
+        "An isolated vote shows at once; logged-in visitors always see live counts.",
+    )
     smtp_host: str = Field(
         "",
         description="SMTP server for account and digest mail. Empty: messages are written to "

@@ -45,6 +45,7 @@ def settings(settings: Settings, smtp: Inbox) -> Settings:
             "rate_limit_submit": "off",
             "rate_limit_comment": "off",
             "rate_limit_upvote": "off",
+            "cache_vote_lag": 0,
         }
     )
 

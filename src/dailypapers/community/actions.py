@@ -66,7 +66,7 @@ def set_vote(engine: Engine, user: RowMapping | None, arxiv_id: str, *, up: bool
         else:
             changed = community.remove_vote(conn=conn, user_id=user["id"], paper_id=paper_id)
         if changed:
-            runs.bump_revision(conn=conn)
+            runs.bump_revision(conn=conn, key="votes")
         return community.upvote_count(conn=conn, paper_id=paper_id)
 
 

@@ -103,25 +103,32 @@ def list_runs(*, conn: Connection, limit: int = 20) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
-def bump_revision(*, conn: Connection) -> int:
+def bump_revision(*, conn: Connection, key: str = "revision") -> int:
     """Increase the site revision (pages cached under an older revision are rebuilt).
 
-    One atomic UPDATE, so concurrent writers (two upvotes at once) never lose an increment
-    and a SQLite transaction never has to upgrade a read lock to a write lock.
+    ``key="votes"`` bumps the separate vote revision instead (see ``web/cache.py``). One
+    atomic UPDATE, so concurrent writers (two upvotes at once) never lose an increment and a
+    SQLite transaction never has to upgrade a read lock to a write lock.
     """
     bumped = conn.execute(
         update(site_meta)
-        .where(site_meta.c.key == "revision")
+        .where(site_meta.c.key == key)
         .values(value=cast(cast(site_meta.c.value, Integer) + 1, String))
     )
     if bumped.rowcount == 0:
-        conn.execute(insert(site_meta).values(key="revision", value="1"))
-    return revision(conn=conn)
+        conn.execute(insert(site_meta).values(key=key, value="1"))
+    return revisions(conn=conn)[0 if key == "revision" else 1]
+
+
+def revisions(*, conn: Connection) -> tuple[int, int]:
+    """The site revision and the vote revision, in one query (0 for a fresh database)."""
+    rows = conn.execute(
+        select(site_meta.c.key, site_meta.c.value).where(site_meta.c.key.in_(("revision", "votes")))
+    )
+    found = {key: int(value) for key, value in rows}
+    return found.get("revision", 0), found.get("votes", 0)
 
 
 def revision(*, conn: Connection) -> int:
     """The current site revision (0 for a fresh database)."""
-    value = conn.execute(
-        select(site_meta.c.value).where(site_meta.c.key == "revision")
-    ).scalar_one_or_none()
-    return int(value) if value else 0
+    return revisions(conn=conn)[0]

@@ -136,5 +136,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(ResponseCache, engine=app.state.engine)
+    app.add_middleware(ResponseCache, engine=app.state.engine, vote_lag=settings.cache_vote_lag)
     return app

@@ -1,8 +1,11 @@
 """Pure-ASGI middlewares: a response cache keyed by URL and site revision, and security headers.
 
-Every write that changes what pages show (ingest, index, votes) bumps the site revision, so
-a cached page is served only while it is still exactly what the handler would render. The
-revision is read on every request (one indexed single-row query), never guessed.
+Every write that changes what pages show (ingest, index, submissions, comments, moderation)
+bumps the site revision, so a cached page is served only while it is still exactly what the
+handler would render. Votes bump a separate vote revision: an isolated vote shows at once,
+but under a stream of votes anonymous pages follow it at most every ``vote_lag`` seconds
+(2 s), so a busy site keeps its cache. Logged-in visitors are never served cached pages.
+Both revisions are read on every request (one indexed query), never guessed.
 """
 
 from __future__ import annotations
@@ -41,16 +44,31 @@ class ResponseCache:
     the cache, and a response that sets a cookie is never stored.
     """
 
-    def __init__(self, app: ASGIApp, engine: Engine, size: int = 2048) -> None:
+    def __init__(
+        self, app: ASGIApp, engine: Engine, size: int = 2048, vote_lag: float = 2.0
+    ) -> None:
         self.app = app
         self.engine = engine
         self.size = size
-        self._items: OrderedDict[tuple[str, bytes, int, int], list[Message]] = OrderedDict()
+        self.vote_lag = vote_lag
+        self._items: OrderedDict[tuple[str, bytes, int, int, int], list[Message]] = OrderedDict()
         self._lock = threading.Lock()
+        self._votes_seen = -1
+        self._votes_since = float("-inf")
 
-    def _revision(self) -> int:
+    def _revisions(self) -> tuple[int, int]:
         with self.engine.connect() as conn:
-            return runs.revision(conn=conn)
+            return runs.revisions(conn=conn)
+
+    def _vote_key(self, votes: int, now: float) -> int:
+        """The vote revision pages are cached under: it follows the database's at once after
+        a quiet spell, and at most every ``vote_lag`` seconds while votes keep coming."""
+        with self._lock:
+            if self._votes_seen < 0:
+                self._votes_seen = votes  # first look: nothing changed yet
+            elif votes != self._votes_seen and now - self._votes_since >= self.vote_lag:
+                self._votes_seen, self._votes_since = votes, now
+            return self._votes_seen
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -64,12 +82,14 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         # The ten-minute bucket lets time-dependent orders (trending) move without a write.
-        bucket = int(time.time() // 600)
+        now = time.time()
+        revision, votes = await run_in_threadpool(self._revisions)
         key = (
             scope["path"],
             scope["query_string"],
-            await run_in_threadpool(self._revision),
-            bucket,
+            revision,
+            self._vote_key(votes, now),
+            int(now // 600),
         )
         with self._lock:
             cached = self._items.get(key)
