@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Integer, String, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.storage.schema import ingest_rejects, ingest_runs, site_meta
@@ -110,13 +112,15 @@ def bump_revision(*, conn: Connection, key: str = "revision") -> int:
     atomic UPDATE, so concurrent writers (two upvotes at once) never lose an increment and a
     SQLite transaction never has to upgrade a read lock to a write lock.
     """
-    bumped = conn.execute(
-        update(site_meta)
-        .where(site_meta.c.key == key)
-        .values(value=cast(cast(site_meta.c.value, Integer) + 1, String))
+    # An upsert: two first votes at once must not both try to insert the row.
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert_(site_meta).values(key=key, value="1")
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[site_meta.c.key],
+            set_={"value": cast(cast(site_meta.c.value, Integer) + 1, String)},
+        )
     )
-    if bumped.rowcount == 0:
-        conn.execute(insert(site_meta).values(key=key, value="1"))
     return revisions(conn=conn)[0 if key == "revision" else 1]
 
 
