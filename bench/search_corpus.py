@@ -49,7 +49,7 @@ PER_MONTH = 99_999
 WORD = re.compile(r"[A-Za-z]{4,}")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # The snapshot is rebuilt from a cached database when the code that builds it changed.
-SNAPSHOT_CODE = ("keyword.py", "snapshot.py", "text.py", "build.py")
+SNAPSHOT_CODE = ("ann.py", "keyword.py", "snapshot.py", "text.py", "build.py")
 HNSW = "ix_embeddings_vector_hnsw"
 
 

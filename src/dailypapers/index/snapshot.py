@@ -14,10 +14,12 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from dailypapers.index import ann
 from dailypapers.index.keyword import IndexedDoc, KeywordIndex
 
 EPOCH = dt.date(1970, 1, 1)
@@ -50,6 +52,7 @@ class Snapshot:
             np.load(vectors, mmap_mode="r") if vectors.exists() else None
         )
         self.model: str | None = self.meta.get("model")
+        self.ann: Any | None = ann.load(directory)
 
     @property
     def n_docs(self) -> int:
@@ -100,6 +103,7 @@ def build_snapshot(
             if vector is not None:
                 matrix[number] = vector
         np.save(tmp / "vectors.npy", matrix)
+        ann.build(matrix, tmp)
     meta = {
         "built_at": dt.datetime.now(dt.UTC).isoformat(),
         "papers": len(papers),

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.index import ann
 from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import Snapshot, SnapshotStore
 from dailypapers.index.text import analyse, fold, words
@@ -231,6 +232,9 @@ class Searcher:
             sims = np.asarray([s for _, s in nearest], dtype=np.float32)
             found = positions >= 0
             return Ranked(positions[found], sims[found])
+        if snapshot.ann is not None and keep is None:
+            positions, sims = ann.nearest(snapshot.ann, vector, depth)
+            return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))
         sims = np.asarray(snapshot.vectors @ vector, dtype=np.float32)
         sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
         return hybrid.top(sims, depth, keep=keep)

@@ -1,0 +1,39 @@
+"""The HNSW graph used for large snapshots finds the same neighbours as the exact scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dailypapers.index import ann
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_small_snapshots_use_the_exact_scan(tmp_path: Path) -> None:
+    matrix = unit(np.random.default_rng(0).normal(size=(100, 8)))
+    assert ann.build(matrix, tmp_path) is False
+    assert ann.load(tmp_path) is None
+
+
+def test_graph_recall_against_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    rng = np.random.default_rng(1)
+    matrix = unit(rng.normal(size=(5000, 32)))
+    matrix[17] = 0  # a paper without an embedding is never returned
+    assert ann.build(matrix, tmp_path)
+    index = ann.load(tmp_path)
+    assert index is not None
+    recalls = []
+    for query in unit(rng.normal(size=(20, 32))):
+        exact = np.argsort(-(matrix @ query))[:50]
+        positions, sims = ann.nearest(index, query, 50)
+        assert 17 not in positions
+        assert np.allclose(sims, matrix[positions] @ query, atol=1e-4)
+        assert list(sims) == sorted(sims, reverse=True)
+        recalls.append(len(set(exact) & set(positions)) / 50)
+    assert np.mean(recalls) >= 0.95
