@@ -16,6 +16,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
@@ -23,6 +24,15 @@ from dailypapers.settings import Settings
 
 log = logging.getLogger("dailypapers.mail")
 LINK = re.compile(r"https?://\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message already flattened to bytes (digests build thousands from one template)."""
+
+    sender: str
+    to: str
+    data: bytes
 
 
 class MailError(Exception):
@@ -102,7 +112,7 @@ class MailSession:
         self.mailer = mailer
         self.client: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage | Prepared) -> None:
         """Send one message over the shared connection; raises MailError."""
         settings = self.mailer.settings
         if not settings.smtp_host:
@@ -111,14 +121,17 @@ class MailSession:
         try:
             if self.client is None:
                 self.client = self.mailer._connect()
-            self.client.send_message(message)
+            if isinstance(message, Prepared):
+                self.client.sendmail(message.sender, [message.to], message.data)
+            else:
+                self.client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             error = _classify(exc)
             if not isinstance(exc, smtplib.SMTPRecipientsRefused):
                 self.close()  # the connection may be unusable; the next send reconnects
             raise error from exc
 
-    def send_with_retry(self, message: EmailMessage, *, attempts: int = 4) -> None:
+    def send_with_retry(self, message: EmailMessage | Prepared, *, attempts: int = 4) -> None:
         """Send, retrying transient failures with exponential backoff (0.5, 1, 2 s)."""
         for attempt in range(attempts):
             try:
@@ -129,7 +142,13 @@ class MailSession:
                     raise
                 time.sleep(0.5 * 2**attempt)
 
-    def _to_outbox(self, message: EmailMessage) -> None:
+    def _to_outbox(self, message: EmailMessage | Prepared) -> None:
+        if isinstance(message, Prepared):
+            from email import message_from_bytes, policy
+
+            parsed = message_from_bytes(message.data, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            message = parsed
         folder = self.mailer.settings.outbox_dir
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"

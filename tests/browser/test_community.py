@@ -171,8 +171,8 @@ def test_upvote_works_without_javascript(
 ) -> None:
     from playwright.sync_api import Browser
 
-    from tests.community.conftest import PASSWORD as MEMBER_PASSWORD
     from dailypapers.community import accounts
+    from tests.community.conftest import PASSWORD as MEMBER_PASSWORD
 
     assert isinstance(browser, Browser)
     name = f"nojs{next(_ids)}"

@@ -197,8 +197,9 @@ def test_password_reset_works_once(client: TestClient, smtp: Inbox, make_member:
 def test_forged_and_expired_links_are_refused(
     client: TestClient, settings: Settings, make_member: object
 ) -> None:
-    from dailypapers.community.accounts import make_token
     from itsdangerous import URLSafeTimedSerializer
+
+    from dailypapers.community.accounts import make_token
 
     make_member("kim")  # type: ignore[operator]
     forged = client.get("/verify?token=eyJ1IjoxfQ.forged.sig")

@@ -19,8 +19,8 @@ def submit(member: Member, ref: str) -> Any:
 
 
 def test_submit_known_paper_by_url(make_member: Make, engine: Engine) -> None:
-    from tests.core.helpers import raw
     from dailypapers.ingest.pipeline import run_ingest
+    from tests.core.helpers import raw
 
     today = dt.datetime.now(dt.UTC).date()
     record = raw("2606.00042", published=f"{today}T01:00:00Z")  # known, but on no list yet

@@ -109,6 +109,15 @@ def _register() -> None:
     cli.add_command(serve.demo)
     cli.add_command(search.index)
     cli.add_command(search.search)
+    from dailypapers.cli import users
+
+    cli.add_command(users.user)
+    cli.add_command(users.token)
+
+    from dailypapers.cli import digest
+
+    cli.add_command(digest.digest)
+    cli.add_command(digest.subscriber)
 
 
 _register()

@@ -32,6 +32,7 @@ from dailypapers.web.community import router as community_router
 from dailypapers.web.pages import router as pages_router
 from dailypapers.web.render import page
 from dailypapers.web.search import router as search_pages_router
+from dailypapers.web.subscriptions import router as subscriptions_router
 
 
 def _is_api(request: Request) -> bool:
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(search_pages_router)
     app.include_router(accounts_router)
     app.include_router(community_router)
+    app.include_router(subscriptions_router)
     app.include_router(pages_router)
 
     @app.exception_handler(ActionError)

@@ -1,0 +1,1 @@
+"""Email digests: subscriptions, digest content, rendering and the exactly-once send run."""
