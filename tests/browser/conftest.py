@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from sqlalchemy import create_engine, text
 
 from dailypapers.demo import sample_path
 from dailypapers.settings import Settings
@@ -28,7 +26,7 @@ from dailypapers.storage.engine import make_engine
 from dailypapers.web.app import create_app
 
 from .browsing import REPO, Site
-from .live import LiveServer, load_sample
+from .live import LiveServer, fresh_database, load_sample
 from .sample import Sample
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -70,35 +68,17 @@ def live_server(
     """The app with the sample loaded, on a real server; one per backend for the run."""
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"browser-{backend}")
-    admin_url = name = None
-    if backend == "sqlite":
-        path = tmp / "site.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        admin_url = request.getfixturevalue("pg_server")
-        template = request.getfixturevalue("pg_template")
-        name = f"dp_browser_{os.getpid()}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        admin.dispose()
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    settings = Settings(
-        data_dir=tmp / "data", database_url=url, arxiv_request_interval=0, page_size=50
-    )
-    engine = make_engine(url)
-    try:
-        load_sample(engine, settings)
-        with LiveServer(create_app(settings, engine)) as server:
-            yield server
-    finally:
-        engine.dispose()
-        if admin_url and name:
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    with fresh_database(request, tmp, backend, "browser") as url:
+        settings = Settings(
+            data_dir=tmp / "data", database_url=url, arxiv_request_interval=0, page_size=50
+        )
+        engine = make_engine(url)
+        try:
+            load_sample(engine, settings)
+            with LiveServer(create_app(settings, engine)) as server:
+                yield server
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from dailypapers import demo
 from dailypapers.settings import Settings
+
+
+@contextlib.contextmanager
+def fresh_database(
+    request: pytest.FixtureRequest, folder: Path, backend: str, name: str
+) -> Iterator[str]:
+    """URL of a migrated throwaway database for a browser test module, dropped afterwards:
+    a copy of the SQLite template in ``folder``, or a PostgreSQL database from the template."""
+    if backend == "sqlite":
+        path = folder / "site.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    admin_url = request.getfixturevalue("pg_server")
+    template = request.getfixturevalue("pg_template")
+    database = f"dp_{name}_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
+        yield admin_url.rsplit("/", 1)[0] + f"/{database}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def load_sample(engine: Engine, settings: Settings) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.settings import Settings
@@ -22,7 +22,7 @@ from tests.smtp import Inbox, SMTPServer
 
 from .browsing import Site
 from .conftest import BACKENDS
-from .live import LiveServer
+from .live import LiveServer, fresh_database
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long password 42"
@@ -43,20 +43,11 @@ def live_server(
     """Overrides the sample server: an empty site whose mail goes to aiosmtpd on loopback."""
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"community-{backend}")
-    admin_url = name = None
-    if backend == "sqlite":
-        path = tmp / "site.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        admin_url = request.getfixturevalue("pg_server")
-        template = request.getfixturevalue("pg_template")
-        name = f"dp_community_{os.getpid()}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        admin.dispose()
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with fresh_database(request, tmp, backend, "community") as url:
+        yield from _serve(tmp, url)
+
+
+def _serve(tmp: Path, url: str) -> Iterator[CommunityServer]:
     engine = make_engine(url)
     today = dt.datetime.now(dt.UTC).date()
     listed = [
@@ -84,11 +75,6 @@ def live_server(
                 yield server
     finally:
         engine.dispose()
-        if admin_url and name:
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def new_paper(engine: Engine) -> str:

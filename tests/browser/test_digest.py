@@ -5,14 +5,13 @@ unsubscribe from the link in it."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 from collections.abc import Iterator
 from itertools import count
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from dailypapers.email.send import run
 from dailypapers.ingest.pipeline import run_ingest
@@ -24,7 +23,7 @@ from tests.smtp import Inbox, SMTPServer
 
 from .browsing import Site
 from .conftest import BACKENDS
-from .live import LiveServer
+from .live import LiveServer, fresh_database
 
 pytestmark = pytest.mark.browser
 _ids = count(1)
@@ -45,20 +44,11 @@ def live_server(
     """Overrides the sample server: papers listed today, mail to aiosmtpd on loopback."""
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"digest-{backend}")
-    admin_url = name = None
-    if backend == "sqlite":
-        path = tmp / "site.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        admin_url = request.getfixturevalue("pg_server")
-        template = request.getfixturevalue("pg_template")
-        name = f"dp_digest_{os.getpid()}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        admin.dispose()
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with fresh_database(request, tmp, backend, "digest") as url:
+        yield from _serve(tmp, url)
+
+
+def _serve(tmp: Path, url: str) -> Iterator[DigestServer]:
     engine = make_engine(url)
     today = dt.datetime.now(dt.UTC).date()
     listed = [
@@ -93,11 +83,6 @@ def live_server(
                 yield server
     finally:
         engine.dispose()
-        if admin_url and name:
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def test_subscribe_confirm_preferences_receive_unsubscribe(
