@@ -37,3 +37,38 @@ def test_graph_recall_against_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert list(sims) == sorted(sims, reverse=True)
         recalls.append(len(set(exact) & set(positions)) / 50)
     assert np.mean(recalls) >= 0.95
+
+
+def test_filtered_searches_agree_with_the_exact_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the searcher's semantic step: graph with oversampling, subset scan, full scan."""
+    from dailypapers.queries import search
+
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    rng = np.random.default_rng(2)
+    matrix = unit(rng.normal(size=(6000, 32)))
+    assert ann.build(matrix, tmp_path)
+
+    class FakeSnapshot:
+        vectors = matrix
+        n_docs = len(matrix)
+        model = "m"
+        ann_index = ann.load(tmp_path)
+
+    snapshot = FakeSnapshot()
+    snapshot.ann = snapshot.ann_index  # type: ignore[attr-defined]
+
+    class Conn:
+        class dialect:  # noqa: N801 - mimics SQLAlchemy's attribute
+            name = "sqlite"
+
+    searcher = search.Searcher.__new__(search.Searcher)
+    query = unit(rng.normal(size=(1, 32)))[0]
+    for share, subset in [(0.5, 100_000), (0.5, 10), (0.02, 10), (1.0, 10)]:
+        monkeypatch.setattr(search, "SUBSET_SCAN", subset)
+        keep = rng.random(len(matrix)) < share
+        got = searcher._semantic(Conn(), snapshot, query, keep, 20)  # type: ignore[arg-type]
+        exact = np.flatnonzero(keep)[np.argsort(-(matrix[keep] @ query))[:20]]
+        assert keep[got.positions].all()
+        assert len(set(got.positions) & set(exact)) >= 18, (share, subset)

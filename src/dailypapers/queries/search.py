@@ -32,6 +32,10 @@ from dailypapers.storage import daily, embeddings, papers
 Mode = Literal["hybrid", "keyword", "semantic"]
 SortBy = Literal["relevance", "date", "upvotes"]
 MAX_RESULTS = 1000
+# Filters keeping at most this many papers are scored exactly; larger ones go to the graph.
+SUBSET_SCAN = 20_000
+# Most neighbours asked of the graph for a filtered search before falling back to a scan.
+ANN_MAX_K = 20_000
 
 
 @dataclass(slots=True)
@@ -232,12 +236,43 @@ class Searcher:
             sims = np.asarray([s for _, s in nearest], dtype=np.float32)
             found = positions >= 0
             return Ranked(positions[found], sims[found])
-        if snapshot.ann is not None and keep is None:
-            positions, sims = ann.nearest(snapshot.ann, vector, depth)
-            return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))
+        kept = np.flatnonzero(keep) if keep is not None else None
+        if snapshot.ann is not None and (kept is None or len(kept) > SUBSET_SCAN):
+            graph = self._ann(snapshot, vector, keep, depth)
+            if graph is not None:
+                return graph
+        if kept is not None and len(kept) < snapshot.n_docs // 2:
+            # A filter keeps few papers: score only those rows.
+            sims = np.asarray(snapshot.vectors[kept] @ vector, dtype=np.float32)
+            sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+            best = hybrid.top(sims, depth)
+            return Ranked(kept[best.positions].astype(np.int64), best.scores)
         sims = np.asarray(snapshot.vectors @ vector, dtype=np.float32)
         sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
         return hybrid.top(sims, depth, keep=keep)
+
+    @staticmethod
+    def _ann(
+        snapshot: Snapshot,
+        vector: npt.NDArray[np.float32],
+        keep: npt.NDArray[np.bool_] | None,
+        depth: int,
+    ) -> Ranked | None:
+        """Nearest papers from the HNSW graph; with a filter, asks for enough neighbours that
+        ``depth`` of them pass it (None when that would take too many: scan instead)."""
+        k = depth
+        if keep is not None:
+            share = max(float(np.count_nonzero(keep)) / snapshot.n_docs, 1e-9)
+            k = int(depth / share * 2) + depth
+            if k > ANN_MAX_K:
+                return None
+        positions, sims = ann.nearest(snapshot.ann, vector, k)
+        if keep is not None:
+            passed = keep[positions]
+            if int(passed.sum()) < min(depth, int(np.count_nonzero(keep))):
+                return None
+            positions, sims = positions[passed][:depth], sims[passed][:depth]
+        return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))
 
     def similar(self, *, conn: Connection, arxiv_id: str, limit: int = 6) -> list[RowMapping]:
         """Papers nearest to ``arxiv_id`` by embedding, itself excluded."""
