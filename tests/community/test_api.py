@@ -213,3 +213,21 @@ def test_concurrent_votes_leave_exact_counts(
             conn.execute(select(papers_table.c.upvotes).where(papers_table.c.id == paper)).scalar()
             == 0
         )
+
+
+def test_revoked_token_is_refused(client: TestClient, make_member: Make, papers: list[str]) -> None:
+    """A stolen token stops working once its owner revokes it on the settings page."""
+    ada = make_member("ada")
+    page = ada.client.post("/settings/tokens", data={"csrf_token": ada.csrf(), "name": "laptop"})
+    token = page.text.split('<code class="token">')[1].split("<")[0]
+    assert client.post(f"/api/papers/{papers[0]}/upvote", headers=auth(token)).status_code == 200
+    token_id = page.text.split("/settings/tokens/")[1].split("/delete")[0]
+    revoked = ada.client.post(
+        f"/settings/tokens/{token_id}/delete", data={"csrf_token": ada.csrf()}
+    )
+    assert revoked.status_code == 303
+    assert client.post(f"/api/papers/{papers[0]}/upvote", headers=auth(token)).status_code == 401
+    # Someone else cannot revoke it (404, not theirs).
+    bob = make_member("bob")
+    other = bob.client.post(f"/settings/tokens/{token_id}/delete", data={"csrf_token": bob.csrf()})
+    assert other.status_code == 404
