@@ -14,7 +14,6 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy import update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.api import shapes
@@ -24,7 +23,6 @@ from dailypapers.community.errors import ActionError
 from dailypapers.queries import comments, daily
 from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
-from dailypapers.storage.schema import api_tokens
 from dailypapers.web.auth import limit
 from dailypapers.web.community import arxiv_fetch
 from dailypapers.web.deps import connect
@@ -53,11 +51,7 @@ def token_user(
     if last is None or now - last > dt.timedelta(minutes=10):
         # Recorded at most every ten minutes: no write on every API call.
         with write_transaction(engine) as conn:
-            conn.execute(
-                update(api_tokens)
-                .where(api_tokens.c.id == user["token_id"])
-                .values(last_used_at=now)
-            )
+            accounts.touch_token(conn=conn, token_id=user["token_id"], now=now)
     return actions.require_active(user)
 
 

@@ -7,15 +7,12 @@ raises ``RateLimited`` with the seconds to wait once the window's budget is spen
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 
-from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine
 
+from dailypapers.storage import ratelimits
 from dailypapers.storage.engine import write_transaction
-from dailypapers.storage.schema import rate_limits
 
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)s?\s*$")
@@ -45,33 +42,9 @@ def check(engine: Engine, *, key: str, rate: str, now: dt.datetime | None = None
     if parsed is None:
         return
     limit, period = parsed
-    now = now or dt.datetime.now(dt.UTC)
-    key = key[:255]
     with write_transaction(engine) as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        conn.execute(
-            insert(rate_limits)
-            .values(key=key, window_start=now, hits=0)
-            .on_conflict_do_nothing(index_elements=["key"])
+        wait = ratelimits.hit(
+            conn=conn, key=key[:255], limit=limit, period=period, now=now or dt.datetime.now(dt.UTC)
         )
-        row = conn.execute(
-            select(rate_limits.c.window_start, rate_limits.c.hits)
-            .where(rate_limits.c.key == key)
-            .with_for_update()
-        ).one()
-        start, hits = row.window_start, row.hits
-        if (now - start).total_seconds() >= period:
-            start, hits = now, 0
-        if hits >= limit:
-            raise RateLimited(max(1, math.ceil(period - (now - start).total_seconds())))
-        conn.execute(
-            update(rate_limits)
-            .where(rate_limits.c.key == key)
-            .values(window_start=start, hits=hits + 1)
-        )
-
-
-def reset(engine: Engine, *, key: str) -> None:
-    """Forget the hits of ``key`` (a successful log-in clears its failed attempts)."""
-    with write_transaction(engine) as conn:
-        conn.execute(delete(rate_limits).where(rate_limits.c.key == key[:255]))
+    if wait is not None:
+        raise RateLimited(wait)

@@ -76,7 +76,6 @@ def daily_list(
             conn=conn,
             start=period.start,
             end=period.end,
-            sort=sort,
             submitter=submitter,
             offset=page * limit,
             limit=limit,

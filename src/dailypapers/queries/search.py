@@ -238,7 +238,7 @@ class Searcher:
             return Ranked(positions[found], sims[found])
         kept = np.flatnonzero(keep) if keep is not None else None
         if snapshot.ann is not None and (kept is None or len(kept) > SUBSET_SCAN):
-            graph = self._ann(snapshot, vector, keep, depth)
+            graph = self._ann(snapshot, vector, keep, None if kept is None else len(kept), depth)
             if graph is not None:
                 return graph
         if kept is not None and len(kept) < snapshot.n_docs // 2:
@@ -256,20 +256,21 @@ class Searcher:
         snapshot: Snapshot,
         vector: npt.NDArray[np.float32],
         keep: npt.NDArray[np.bool_] | None,
+        kept: int | None,
         depth: int,
     ) -> Ranked | None:
-        """Nearest papers from the HNSW graph; with a filter, asks for enough neighbours that
-        ``depth`` of them pass it (None when that would take too many: scan instead)."""
+        """Nearest papers from the HNSW graph; with a filter keeping ``kept`` papers, asks for
+        enough neighbours that ``depth`` of them pass it (None when that would take too many:
+        scan instead)."""
         k = depth
-        if keep is not None:
-            share = max(float(np.count_nonzero(keep)) / snapshot.n_docs, 1e-9)
-            k = int(depth / share * 2) + depth
+        if keep is not None and kept is not None:
+            k = int(depth * snapshot.n_docs / max(kept, 1) * 2) + depth
             if k > ANN_MAX_K:
                 return None
         positions, sims = ann.nearest(snapshot.ann, vector, k)
-        if keep is not None:
+        if keep is not None and kept is not None:
             passed = keep[positions]
-            if int(passed.sum()) < min(depth, int(np.count_nonzero(keep))):
+            if int(passed.sum()) < min(depth, kept):
                 return None
             positions, sims = positions[passed][:depth], sims[passed][:depth]
         return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))

@@ -133,6 +133,11 @@ def token_user(*, conn: Connection, token_hash: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
+def touch_token(*, conn: Connection, token_id: int, now: dt.datetime) -> None:
+    """Record when a token was last used."""
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
+
+
 def list_tokens(*, conn: Connection, user_id: int) -> list[RowMapping]:
     """A user's API tokens (without secrets), newest first."""
     query = (

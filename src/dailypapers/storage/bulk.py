@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Connection, Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dailypapers.storage.schema import UTCDateTime
 
@@ -21,6 +23,14 @@ def _copy_value(value: Any, column_type: Any) -> Any:
     if isinstance(column_type, UTCDateTime) and isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
     return value
+
+
+def upsert_insert(conn: Connection, table: Table) -> Any:
+    """``INSERT`` with ``on_conflict_do_nothing`` / ``on_conflict_do_update`` for this backend
+    (SQLite and PostgreSQL spell them alike, through their own dialect's construct)."""
+    if conn.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
 
 
 def insert_rows(*, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

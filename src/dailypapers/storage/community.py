@@ -10,21 +10,19 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.daily import ENTRY_COLUMNS
 from dailypapers.storage.schema import comments, daily_entries, papers, users, votes
 
 
 def add_vote(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Record an upvote; False when the user had already voted (nothing changes)."""
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
     added = (
         conn.execute(
-            insert_(votes)
+            upsert_insert(conn, votes)
             .values(user_id=user_id, paper_id=paper_id, created_at=dt.datetime.now(dt.UTC))
             .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
             .returning(votes.c.user_id)

@@ -102,20 +102,16 @@ def list_entries(
     conn: Connection,
     start: dt.date,
     end: dt.date,
-    sort: Sort = "publishedAt",
     submitter: str | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[RowMapping], int]:
-    """Papers listed between ``start`` and ``end`` (inclusive), one page of them and the total."""
+    """Papers listed between ``start`` and ``end`` (inclusive), newest first: one page of
+    them and the total. (Trending order is ranked in ``queries/daily.py``.)"""
     where = [daily_entries.c.day >= start, daily_entries.c.day <= end]
     if submitter:
         where.append(func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter)
-    order = (
-        (papers.c.upvotes.desc(), papers.c.published_at.desc(), papers.c.id.desc())
-        if sort == "trending"
-        else (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
-    )
+    order = (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
     query = _visible_entries().where(*where).order_by(*order).offset(offset).limit(limit)
     rows = list(conn.execute(query).mappings())
     # Always counted, so the number of queries does not depend on the page's size.

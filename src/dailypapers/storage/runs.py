@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Integer, String, cast, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.schema import ingest_rejects, ingest_runs, site_meta
 
 MAX_REJECTS_STORED = 1000
@@ -113,8 +112,7 @@ def bump_revision(*, conn: Connection, key: str = "revision") -> int:
     SQLite transaction never has to upgrade a read lock to a write lock.
     """
     # An upsert: two first votes at once must not both try to insert the row.
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert_(site_meta).values(key=key, value="1")
+    statement = upsert_insert(conn, site_meta).values(key=key, value="1")
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=[site_meta.c.key],

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.schema import (
     digest_deliveries,
     embeddings,
@@ -132,9 +131,8 @@ def claim(*, conn: Connection, subscription_id: int, period_key: str, message_id
 
     Commit before sending: the committed row is what stops a second run from sending.
     """
-    insert_into = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     result = conn.execute(
-        insert_into(digest_deliveries)
+        upsert_insert(conn, digest_deliveries)
         .values(
             subscription_id=subscription_id,
             period_key=period_key,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -14,6 +16,7 @@ from dailypapers.community.accounts import AccountError, TokenError
 from dailypapers.community.actions import require_active
 from dailypapers.community.errors import ActionError
 from dailypapers.mailer import Mailer, MailError
+from dailypapers.settings import Settings
 from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
 from dailypapers.web.auth import (
@@ -33,10 +36,7 @@ FormStr = Annotated[str, Form(max_length=10_000)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 
 
-def _send(request: Request, message: object) -> bool:
-    from email.message import EmailMessage
-
-    assert isinstance(message, EmailMessage)
+def _send(request: Request, message: EmailMessage) -> bool:
     try:
         Mailer(request.app.state.settings).send(message)
     except MailError:
@@ -135,28 +135,42 @@ def resend_form(request: Request) -> Response:
     )
 
 
-@router.post("/verify/resend")
-def resend(request: Request, csrf_token: Csrf = "", email: FormStr = "") -> Response:
-    """Send a new confirmation link if the address has an unconfirmed account."""
+def _email_link(
+    request: Request,
+    csrf_token: str,
+    email: str,
+    *,
+    title: str,
+    mail: Callable[[Settings, RowMapping], EmailMessage | None],
+    answer: str,
+) -> Response:
+    """An "email me a link" form: ``mail`` builds the message for the account (None: send
+    nothing); the answer is the same whether or not the address has an account."""
     check_csrf(request, csrf_token)
     limit(request, "password_reset", client_key(request))
     try:
         address = account_actions.normalize_email(email)
     except AccountError as exc:
-        return page(
-            request,
-            "email_form.html",
-            {"title": "New confirmation link", "action": "/verify/resend", "error": str(exc)},
-            422,
-        )
+        context = {"title": title, "action": request.url.path, "error": str(exc)}
+        return page(request, "email_form.html", context, 422)
     with request.app.state.engine.connect() as conn:
         user = accounts.user_by_email(conn=conn, email=address)
-    if user is not None and user["email_verified_at"] is None:
-        _send(request, mails.verification(request.app.state.settings, user))
-    return notice(
+    message = mail(request.app.state.settings, user) if user is not None else None
+    if message is not None:
+        _send(request, message)
+    return notice(request, "Check your inbox", answer)
+
+
+@router.post("/verify/resend")
+def resend(request: Request, csrf_token: Csrf = "", email: FormStr = "") -> Response:
+    """Send a new confirmation link if the address has an unconfirmed account."""
+    return _email_link(
         request,
-        "Check your inbox",
-        "If that address has an account waiting for confirmation, a new link is on its way.",
+        csrf_token,
+        email,
+        title="New confirmation link",
+        mail=lambda s, u: mails.verification(s, u) if u["email_verified_at"] is None else None,
+        answer="If that address has an account waiting for confirmation, a new link is on its way.",
     )
 
 
@@ -221,25 +235,13 @@ def reset_form(request: Request) -> Response:
 @router.post("/reset")
 def reset(request: Request, csrf_token: Csrf = "", email: FormStr = "") -> Response:
     """Email a reset link if the address has an account; the answer is the same either way."""
-    check_csrf(request, csrf_token)
-    limit(request, "password_reset", client_key(request))
-    try:
-        address = account_actions.normalize_email(email)
-    except AccountError as exc:
-        return page(
-            request,
-            "email_form.html",
-            {"title": "Reset your password", "action": "/reset", "error": str(exc)},
-            422,
-        )
-    with request.app.state.engine.connect() as conn:
-        user = accounts.user_by_email(conn=conn, email=address)
-    if user is not None and user["banned_at"] is None:
-        _send(request, mails.password_reset(request.app.state.settings, user))
-    return notice(
+    return _email_link(
         request,
-        "Check your inbox",
-        "If that address has an account, a link to choose a new password is on its way.",
+        csrf_token,
+        email,
+        title="Reset your password",
+        mail=lambda s, u: mails.password_reset(s, u) if u["banned_at"] is None else None,
+        answer="If that address has an account, a link to choose a new password is on its way.",
     )
 
 
