@@ -319,6 +319,7 @@ def main() -> None:
                 "workers": args.workers,
                 # Thread counts of torch and BLAS in the server change the figures a lot.
                 "thread_env": {name: os.environ.get(name) for name in THREAD_ENV},
+                "vector_search": os.environ.get("DAILYPAPERS_VECTOR_SEARCH", "auto"),
             }
             setup = {"cached": corpus.cached, "seconds": corpus.seconds, "counts": corpus.counts}
             with running_server(corpus.url, args.workers, corpus.folder) as (base, pgid):

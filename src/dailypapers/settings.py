@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="Embed papers and queries with all-MiniLM-L6-v2 (CPU) for semantic and hybrid "
         "search and related papers. False gives keyword-only search on very small servers.",
     )
+    vector_search: Literal["auto", "pgvector"] = Field(
+        "auto",
+        description="Where semantic candidates come from. `auto`: the index snapshot's HNSW "
+        "graph when it has one (50,000+ papers), else pgvector on PostgreSQL, else an exact "
+        "scan. `pgvector`: pgvector's HNSW index for every unfiltered search (PostgreSQL only; "
+        "keep the index in memory, see docs/search.md).",
+    )
     embed_batch_size: int = Field(
         256, ge=1, le=4096, description="Papers per embedding batch (and per commit) in `index`."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -195,3 +196,45 @@ def test_searching_while_the_index_is_rebuilt(
         searches += 1
     thread.join()
     assert not errors
+
+
+@pytest.mark.parametrize("vector_search", ["auto", "pgvector"])
+def test_where_semantic_candidates_come_from(
+    engine: Engine,
+    settings: Settings,
+    corpus: Corpus,
+    embedder: Memoised,
+    monkeypatch: pytest.MonkeyPatch,
+    vector_search: str,
+) -> None:
+    """With a graph in the snapshot, ``auto`` never asks pgvector; ``pgvector`` asks it for
+    unfiltered searches on PostgreSQL; both find the same papers."""
+    from dailypapers.index import ann
+    from dailypapers.storage import embeddings
+
+    monkeypatch.setattr(ann, "MIN_DOCS", 10)
+    build(engine=engine, root=settings.index_dir, model=embedder.key)
+    asked: list[int] = []
+    original = embeddings.pg_nearest
+
+    def counting(**kwargs: Any) -> list[tuple[str, float]]:
+        asked.append(kwargs["limit"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(embeddings, "pg_nearest", counting)
+    store = SnapshotStore(settings.index_dir)
+    snapshot = store.current()
+    assert snapshot is not None and snapshot.ann is not None
+    searcher = Searcher(store, embedder, vector_search)  # type: ignore[arg-type]
+    exact = Searcher(store, embedder)
+    exact_snapshot_ann = snapshot.ann
+    question = "How well do large language models reason about mathematics?"
+    with engine.connect() as conn:
+        got = searcher.search(conn=conn, q=question, mode="semantic", limit=10)
+        snapshot.ann = None  # the same search by exact scan (or pgvector, on PostgreSQL)
+        monkeypatch.setattr(embeddings, "pg_nearest", original)
+        reference = exact.search(conn=conn, q=question, mode="semantic", limit=10)
+        snapshot.ann = exact_snapshot_ann
+    on_postgres = engine.dialect.name == "postgresql"
+    assert bool(asked) == (on_postgres and vector_search == "pgvector")
+    assert [h.row["id"] for h in got.hits][:5] == [h.row["id"] for h in reference.hits][:5]

@@ -53,7 +53,7 @@ def search(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -> No
     """Search the papers, as the site does."""
     settings = ctx.settings
     embedder = default_embedder() if settings.semantic_search and mode != "keyword" else None
-    searcher = Searcher(SnapshotStore(settings.index_dir), embedder)
+    searcher = Searcher(SnapshotStore(settings.index_dir), embedder, settings.vector_search)
     with ctx.engine.connect() as conn:
         result = searcher.search(conn=conn, q=query, mode=mode, limit=limit)  # type: ignore[arg-type]
     if result.message and not result.hits:

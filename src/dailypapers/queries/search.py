@@ -31,6 +31,7 @@ from dailypapers.storage import daily, embeddings, papers
 
 Mode = Literal["hybrid", "keyword", "semantic"]
 SortBy = Literal["relevance", "date", "upvotes"]
+VectorSearch = Literal["auto", "pgvector"]
 MAX_RESULTS = 1000
 # Filters keeping at most this many papers are scored exactly; larger ones go to the graph.
 SUBSET_SCAN = 20_000
@@ -81,9 +82,12 @@ class SearchResults:
 class Searcher:
     """Runs searches against the current snapshot, the database and the embedder."""
 
-    def __init__(self, store: SnapshotStore, embedder: Embedder | None) -> None:
+    def __init__(
+        self, store: SnapshotStore, embedder: Embedder | None, vector_search: VectorSearch = "auto"
+    ) -> None:
         self.store = store
         self.embedder = embedder
+        self.vector_search = vector_search
         self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -228,7 +232,8 @@ class Searcher:
         depth: int,
     ) -> Ranked:
         assert snapshot.vectors is not None
-        if conn.dialect.name == "postgresql" and keep is None and snapshot.model:
+        if self._use_pgvector(conn, snapshot, keep):
+            assert snapshot.model is not None
             nearest = embeddings.pg_nearest(
                 conn=conn, vector=vector, model=snapshot.model, limit=depth
             )
@@ -250,6 +255,16 @@ class Searcher:
         sims = np.asarray(snapshot.vectors @ vector, dtype=np.float32)
         sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
         return hybrid.top(sims, depth, keep=keep)
+
+    def _use_pgvector(
+        self, conn: Connection, snapshot: Snapshot, keep: npt.NDArray[np.bool_] | None
+    ) -> bool:
+        """pgvector answers unfiltered searches on PostgreSQL when asked to, or when the
+        snapshot has no graph of its own (the graph is memory-mapped in this process, so it
+        needs no round trip and no index pages in the database's cache)."""
+        if conn.dialect.name != "postgresql" or keep is not None or not snapshot.model:
+            return False
+        return self.vector_search == "pgvector" or snapshot.ann is None
 
     @staticmethod
     def _ann(

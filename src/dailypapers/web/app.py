@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.searcher = Searcher(
         SnapshotStore(settings.index_dir),
         default_embedder() if settings.semantic_search else None,
+        settings.vector_search,
     )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Specific paths (``/api/papers/{id}/comments``) before the catch-all ``/papers/{id:path}``.
