@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.schema import rate_limits
+
+# The longest window a limit can have (``N/day``): older counters can never matter again.
+LONGEST_PERIOD = 86_400
 
 
 def hit(*, conn: Connection, key: str, limit: int, period: int, now: dt.datetime) -> int | None:
@@ -17,11 +20,21 @@ def hit(*, conn: Connection, key: str, limit: int, period: int, now: dt.datetime
 
     Run it in a write transaction: the row is locked from the first statement on.
     """
-    conn.execute(
+    created = conn.execute(
         upsert_insert(conn, rate_limits)
         .values(key=key, window_start=now, hits=0)
         .on_conflict_do_nothing(index_elements=["key"])
-    )
+        .returning(rate_limits.c.key)
+    ).first()
+    if created is not None:
+        # A new client or action: drop the counters whose window ended long ago, so the
+        # table holds only the clients of the last day.
+        conn.execute(
+            delete(rate_limits).where(
+                rate_limits.c.window_start < now - dt.timedelta(seconds=LONGEST_PERIOD),
+                rate_limits.c.key != key,
+            )
+        )
     row = conn.execute(
         select(rate_limits.c.window_start, rate_limits.c.hits)
         .where(rate_limits.c.key == key)
