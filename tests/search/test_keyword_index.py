@@ -49,3 +49,17 @@ def test_unknown_terms_score_nothing() -> None:
     index = KeywordIndex.build(DOCS)
     assert not index.scores(["zzzz"]).any()
     assert index.idf("zzzz") == 0.0
+
+
+def test_an_empty_corpus_builds_an_empty_index(tmp_path: Path) -> None:
+    index = KeywordIndex.build([])
+    assert index.n_docs == 0 and not index.scores(["graph"]).size
+    index.save(tmp_path)
+    assert KeywordIndex.load(tmp_path).scores(["graph"]).size == 0
+
+
+def test_non_ascii_text_is_folded_like_ascii() -> None:
+    assert fold("ÉTUDE des Réseaux") == "etude des reseaux"
+    assert fold("Graph Networks") == "graph networks"
+    full_width = "\uff26\uff55\uff4c\uff4c-width \ufb01ne-tuning"  # and an "fi" ligature
+    assert analyse(full_width) == analyse("Full-width fine-tuning")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,9 +41,8 @@ class IndexedDoc:
     categories: Sequence[str] = ()
 
 
-def doc_terms(doc: IndexedDoc) -> list[str]:
-    """The index terms of one paper (title repeated for its weight)."""
-    title = analyse(doc.title)
+def doc_terms(doc: IndexedDoc, title: list[str]) -> list[str]:
+    """The index terms of one paper, given its analysed title (repeated for its weight)."""
     return title * TITLE_WEIGHT + analyse(doc.abstract) + analyse(" ".join(doc.authors))
 
 
@@ -108,52 +108,56 @@ class KeywordIndex:
     def build(cls, docs: Iterable[IndexedDoc]) -> KeywordIndex:
         """Index ``docs`` (their position is their document number)."""
         vocabulary: dict[str, int] = {}
-        postings: list[list[tuple[int, int]]] = []
+        # One (term, tf) pair per distinct term of each document, documents in order.
+        term_ids = array("q")
+        term_freqs = array("f")
+        distinct = array("q")
+        lengths = array("q")
         fields: dict[str, dict[str, list[int]]] = {"title": {}, "author": {}, "category": {}}
-        lengths: list[int] = []
         for number, doc in enumerate(docs):
-            terms = doc_terms(doc)
+            title = analyse(doc.title)
+            terms = doc_terms(doc, title)
             lengths.append(len(terms))
-            for term, tf in Counter(terms).items():
-                tid = vocabulary.setdefault(term, len(vocabulary))
-                if tid == len(postings):
-                    postings.append([])
-                postings[tid].append((number, tf))
+            counts = Counter(terms)
+            distinct.append(len(counts))
+            term_ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in counts])
+            term_freqs.extend(counts.values())
             for field, values in (
-                ("title", set(analyse(doc.title))),
+                ("title", set(title)),
                 ("author", {w for name in doc.authors for w in words(name)}),
                 ("category", set(doc.categories)),
             ):
                 for value in values:
                     fields[field].setdefault(value, []).append(number)
         n_docs = len(lengths)
-        avgdl = (sum(lengths) / n_docs) if n_docs else 1.0
-        doc_len = np.asarray(lengths, dtype=np.float32)
-        norm = K1 * (1 - B + B * doc_len / max(avgdl, 1e-9))
-        indptr = np.zeros(len(postings) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(p) for p in postings])
-        indices = np.empty(int(indptr[-1]), dtype=np.int64)
-        data = np.empty(int(indptr[-1]), dtype=np.float32)
-        for tid, plist in enumerate(postings):
-            start, end = indptr[tid], indptr[tid + 1]
-            docs_arr = np.fromiter((d for d, _ in plist), dtype=np.int64, count=len(plist))
-            tfs = np.fromiter((t for _, t in plist), dtype=np.float32, count=len(plist))
-            df = len(plist)
-            idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-            indices[start:end] = docs_arr
-            data[start:end] = idf * tfs * (K1 + 1) / (tfs + norm[docs_arr])
+        tids = np.frombuffer(term_ids, dtype=np.int64)
+        tfs = np.frombuffer(term_freqs, dtype=np.float32)
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), np.frombuffer(distinct, np.int64))
+        doc_len = np.frombuffer(lengths, dtype=np.int64)
+        avgdl = float(doc_len.sum()) / n_docs if n_docs else 1.0
+        norm = K1 * (1 - B + B * doc_len.astype(np.float32) / max(avgdl, 1e-9))
+        df = np.bincount(tids, minlength=len(vocabulary))
+        idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+        # Group by term; a stable sort keeps each term's documents ascending.
+        order = np.argsort(tids, kind="stable")
+        indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(df)
+        indices = doc_of[order]
+        tf = tfs[order]
+        weight = idf.astype(np.float32)[tids[order]]
+        data = (weight * tf * np.float32(K1 + 1) / (tf + norm[indices])).astype(np.float32)
         built = {name: Postings.build(lists) for name, lists in fields.items()}
         return cls(vocabulary, (data, indices, indptr), built, n_docs)
 
     def save(self, directory: Path) -> None:
         """Write the index as plain .npy files and JSON vocabularies."""
         directory.mkdir(parents=True, exist_ok=True)
-        for name, array in (
+        for name, values in (
             ("data", self.data),
             ("indices", self.indices),
             ("indptr", self.indptr),
         ):
-            np.save(directory / f"bm25.{name}.npy", array)
+            np.save(directory / f"bm25.{name}.npy", values)
         (directory / "bm25.vocabulary.json").write_text(json.dumps(self.vocabulary))
         for name, postings in self.fields.items():
             postings.save(directory, name)

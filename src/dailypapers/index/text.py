@@ -73,6 +73,8 @@ _stemmer = Stemmer.Stemmer("english")
 
 def fold(text: str) -> str:
     """Lower-case and strip accents (``Müller`` and ``Muller`` match)."""
+    if text.isascii():  # most of arXiv: nothing to decompose (and 10x faster)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
