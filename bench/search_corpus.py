@@ -60,7 +60,7 @@ class Corpus:
     url: str
     folder: Path  # the data directory is ``folder / "data"``
     docs: int
-    real: int
+    real: int  # papers with a real text (embedded or not)
     cached: bool
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
@@ -286,8 +286,27 @@ def _timed(seconds: dict[str, float], name: str, start: float) -> float:
     return now
 
 
-def build_corpus(corpus: Corpus, rows: list[dict[str, Any]], args: Any) -> None:
-    """Fill the empty database and data directory of ``corpus`` (timings in ``corpus.seconds``)."""
+def borrowed_sources(
+    others: list[dict[str, Any]], rows: list[dict[str, Any]], seed: int
+) -> dict[str, str]:
+    """Real papers that are not embedded -> an embedded paper whose vector they borrow."""
+    rng = random.Random(seed + 1)
+    return {row["id"]: rows[rng.randrange(len(rows))]["id"] for row in others}
+
+
+def build_corpus(
+    corpus: Corpus,
+    rows: list[dict[str, Any]],
+    args: Any,
+    others: list[dict[str, Any]] | None = None,
+) -> None:
+    """Fill the empty database and data directory of ``corpus`` (timings in ``corpus.seconds``).
+
+    ``rows`` are embedded by the model; ``others`` (more real papers) are ingested with their
+    real text and a noisy copy of a random embedded paper's vector (embedding the whole feed
+    takes hours on a small CPU; the vectors' values barely change what a search costs).
+    """
+    others = others or []
     seconds, counts = corpus.seconds, corpus.counts
     settings = Settings()
     work = corpus.folder / "work"
@@ -304,9 +323,19 @@ def build_corpus(corpus: Corpus, rows: list[dict[str, Any]], args: Any) -> None:
         start = _timed(seconds, "ingest_real", start)
         counts.update(embed_real(engine, args.cache, args.progress))
         start = _timed(seconds, "embed_real", start)
+        if others:
+            write_jsonl(others, work / "others.jsonl", export_record)
+            report, _, _ = run_file_ingest(
+                corpus.url, work / "others.jsonl", source="jsonl", settings=settings
+            )
+            counts["ingest_real_text_only"] = report.counts()
+            counts["borrowed_vectors"] = store_replica_vectors(
+                engine, model.key, borrowed_sources(others, rows, args.seed), args.noise, args.seed
+            )
+            start = _timed(seconds, "ingest_real_text_only", start)
         extra = corpus.docs - corpus.real
         if extra > 0:
-            sources = write_replicas(rows, extra, work / "replicas.jsonl", args.seed)
+            sources = write_replicas(rows + others, extra, work / "replicas.jsonl", args.seed)
             start = _timed(seconds, "generate_replicas", start)
             report, _, _ = run_file_ingest(
                 corpus.url, work / "replicas.jsonl", source="jsonl", settings=settings
@@ -353,8 +382,13 @@ def _rebuild_snapshot(corpus: Corpus) -> None:
 
 
 @contextlib.contextmanager
-def prepared_corpus(rows: list[dict[str, Any]], args: Any) -> Iterator[Corpus]:
-    """A built corpus of ``args.docs`` papers on ``args.backend`` (cached for SQLite)."""
+def prepared_corpus(
+    rows: list[dict[str, Any]], args: Any, others: list[dict[str, Any]] | None = None
+) -> Iterator[Corpus]:
+    """A built corpus of ``args.docs`` papers on ``args.backend`` (cached for SQLite):
+    ``rows`` embedded, ``others`` real papers with borrowed vectors, replicas for the rest."""
+    others = others or []
+    real = len(rows) + len(others)
     params = {
         "backend": args.backend,
         "docs": args.docs,
@@ -362,13 +396,17 @@ def prepared_corpus(rows: list[dict[str, Any]], args: Any) -> Iterator[Corpus]:
         "seed": args.seed,
         "noise": args.noise,
     }
+    name = f"sqlite-docs{args.docs}-real{len(rows)}-seed{args.seed}"
+    if others:
+        params["real_text_only"] = len(others)
+        name = f"sqlite-docs{args.docs}-real{len(rows)}-text{len(others)}-seed{args.seed}"
     if args.backend == "sqlite" and args.cache:
-        folder = args.cache / f"sqlite-docs{args.docs}-real{len(rows)}-seed{args.seed}"
+        folder = args.cache / name
         marker = folder / "ready.json"
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
         meta = orjson.loads(marker.read_bytes()) if marker.exists() else {}
         if meta.get("params") == params:
-            corpus = Corpus(url, folder, args.docs, len(rows), True, counts=meta["counts"])
+            corpus = Corpus(url, folder, args.docs, real, True, counts=meta["counts"])
             corpus.counts["built_seconds"] = meta["seconds"]
             engine = make_engine(url)
             upgrade(engine)
@@ -386,8 +424,8 @@ def prepared_corpus(rows: list[dict[str, Any]], args: Any) -> Iterator[Corpus]:
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        corpus = Corpus(url, folder, args.docs, len(rows), False)
-        build_corpus(corpus, rows, args)
+        corpus = Corpus(url, folder, args.docs, real, False)
+        build_corpus(corpus, rows, args, others)
         meta = {
             "params": params,
             "seconds": corpus.seconds,
@@ -400,8 +438,8 @@ def prepared_corpus(rows: list[dict[str, Any]], args: Any) -> Iterator[Corpus]:
     with temp_database(args.backend, args.database_url) as url:
         folder = Path(tempfile.mkdtemp(prefix="dailypapers-bench-search-"))
         try:
-            corpus = Corpus(url, folder, args.docs, len(rows), False)
-            build_corpus(corpus, rows, args)
+            corpus = Corpus(url, folder, args.docs, real, False)
+            build_corpus(corpus, rows, args, others)
             yield corpus
         finally:
             shutil.rmtree(folder, ignore_errors=True)

@@ -271,6 +271,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--real", type=int, default=5000, help="real papers of the feed, embedded by the model"
     )
+    parser.add_argument(
+        "--all-real",
+        action="store_true",
+        help="ingest every paper of the feed with its real text (the --real sample embedded, "
+        "the others with a noisy copy of a sample paper's vector); replicas of all of them",
+    )
     parser.add_argument("--duration", type=float, default=60, help="seconds of the cold phase")
     parser.add_argument("--warm-duration", type=float, help="seconds of the warm phase (=duration)")
     parser.add_argument("--connections", type=int, default=2, help="concurrent clients")
@@ -305,9 +311,14 @@ def main() -> None:
         rows = load_feed(None, args.feed)
         if args.real > len(rows):
             raise SystemExit(f"--real {args.real}: the feed has {len(rows)} papers")
+        if args.all_real and args.docs < len(rows):
+            raise SystemExit(f"--all-real: --docs must be at least the feed's {len(rows)} papers")
+        feed = rows
         rows = sorted(random.Random(args.seed).sample(rows, args.real), key=lambda r: r["id"])
+        sample = {row["id"] for row in rows}
+        others = [row for row in feed if row["id"] not in sample] if args.all_real else []
         requests = QueryMaker(rows, args.seed).requests(args.queries)
-        with prepared_corpus(rows, args) as corpus:
+        with prepared_corpus(rows, args, others) as corpus:
             write_paths(requests, corpus.folder / "requests.tsv")
             common = {
                 "bench": "search_latency",
@@ -315,6 +326,7 @@ def main() -> None:
                 "database": database_version(corpus.url),
                 "docs": corpus.docs,
                 "real_docs": corpus.real,
+                "embedded_real_docs": len(rows),
                 "connections": args.connections,
                 "workers": args.workers,
                 # Thread counts of torch and BLAS in the server change the figures a lot.
