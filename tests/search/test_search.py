@@ -58,6 +58,11 @@ def test_filters(client: TestClient, corpus: Corpus) -> None:
     assert all(
         any(author.lower() in a.lower() for a in corpus.by_id(i)["authors"]) for i in by_author
     )
+    # Every word of an author filter must belong to the same person.
+    paper = next(p for p in corpus.papers if len(p["authors"]) >= 2)
+    first, second = paper["authors"][0].split()[0], paper["authors"][1].split()[-1]
+    mixed = ids(client.get("/api/papers/search", params={"q": "", "author": f"{first} {second}"}))
+    assert paper["id"] not in mixed
     last_day = corpus.papers[0]["day"]
     recent = ids(client.get("/api/papers/search", params={"q": "model", "from": last_day}))
     assert recent and all(corpus.by_id(i)["day"] >= last_day for i in recent)

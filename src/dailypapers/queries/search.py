@@ -376,17 +376,18 @@ def _mask(
 
 def _verify(conn: Connection, ids: list[str], parsed: ParsedQuery, filters: Filters) -> list[str]:
     """Keep papers where quoted phrases occur as phrases and author names match a person."""
-    rows = daily.entries_for_papers(conn=conn, ids=ids)
-    phrases = [" ".join(words(p)) for p in parsed.phrases]
+    phrases = [" ".join(words(p)) for p in parsed.phrases if words(p)]
     authors = [words(a) for a in [*parsed.authors, *([filters.author] if filters.author else [])]]
+    rows = papers.authors_of(conn=conn, ids=ids, with_text=bool(phrases))
     kept = []
     for pid in ids:
         row = rows.get(pid)
         if row is None:
             continue
-        body = " " + " ".join(words(f"{row['title']} {row['abstract']}")) + " "
-        if any(f" {p} " not in body for p in phrases if p):
-            continue
+        if phrases:
+            body = " " + " ".join(words(f"{row['title']} {row['abstract']}")) + " "
+            if any(f" {p} " not in body for p in phrases):
+                continue
         names = [fold(" ".join(words(n))).split() for n in row["authors"]]
         if any(a and not any(all(w in n for w in a) for n in names) for a in authors):
             continue

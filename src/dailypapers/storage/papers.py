@@ -229,6 +229,23 @@ def texts_of(*, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, st
     return found
 
 
+def authors_of(
+    *, conn: Connection, ids: Sequence[str], with_text: bool = False
+) -> dict[str, RowMapping]:
+    """Authors (and title and abstract when ``with_text``) of visible papers, by id: what a
+    search needs to check its author names and phrases, without the list entry's joins."""
+    columns = [papers.c.id, papers.c.authors]
+    if with_text:
+        columns += [papers.c.title, papers.c.abstract]
+    found: dict[str, RowMapping] = {}
+    for chunk in _chunks(list(ids)):
+        rows = conn.execute(
+            select(*columns).where(papers.c.id.in_(chunk), papers.c.hidden.is_(False))
+        )
+        found.update({row["id"]: row for row in rows.mappings()})
+    return found
+
+
 def upvotes_of(*, conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """Upvote counts by paper id."""
     found: dict[str, int] = {}
