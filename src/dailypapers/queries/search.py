@@ -22,7 +22,7 @@ from sqlalchemy.engine import RowMapping
 from dailypapers.index import ann
 from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import Snapshot, SnapshotStore
-from dailypapers.index.text import analyse, fold, words
+from dailypapers.index.text import analyse, words
 from dailypapers.queries.highlight import excerpt_around, highlight, query_stems
 from dailypapers.ranking import hybrid
 from dailypapers.ranking.hybrid import Ranked
@@ -376,7 +376,7 @@ def _mask(
 
 def _verify(conn: Connection, ids: list[str], parsed: ParsedQuery, filters: Filters) -> list[str]:
     """Keep papers where quoted phrases occur as phrases and author names match a person."""
-    phrases = [" ".join(words(p)) for p in parsed.phrases if words(p)]
+    phrases = [joined for p in parsed.phrases if (joined := " ".join(words(p)))]
     authors = [words(a) for a in [*parsed.authors, *([filters.author] if filters.author else [])]]
     rows = papers.authors_of(conn=conn, ids=ids, with_text=bool(phrases))
     kept = []
@@ -388,7 +388,7 @@ def _verify(conn: Connection, ids: list[str], parsed: ParsedQuery, filters: Filt
             body = " " + " ".join(words(f"{row['title']} {row['abstract']}")) + " "
             if any(f" {p} " not in body for p in phrases):
                 continue
-        names = [fold(" ".join(words(n))).split() for n in row["authors"]]
+        names = [words(n) for n in row["authors"]]  # words() already folds
         if any(a and not any(all(w in n for w in a) for n in names) for a in authors):
             continue
         kept.append(pid)
