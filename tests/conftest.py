@@ -23,35 +23,37 @@ from dailypapers.web.app import create_app
 from tests.sources.recorded_http import RecordedServer
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# Recorded real responses the tests replay, copied into the repository (tests/fixtures/README.md
+# gives their sources and licences), so every clone runs every test.
+FIXTURES = REPO / "tests" / "fixtures"
 BACKENDS = [
     b for b in os.environ.get("DAILYPAPERS_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
 ]
 _counter = itertools.count()
 
 
-def shared_path(*parts: str) -> Path:
-    """A path in ../shared/data, skipping the test when the shared data is absent."""
-    path = SHARED_DATA.joinpath(*parts)
+def fixture_path(*parts: str) -> Path:
+    """A path in the recorded fixtures (tests/fixtures); a missing one is an error, not a skip."""
+    path = FIXTURES.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared data not found: {path}")
+        raise FileNotFoundError(f"test fixture not found: {path}")
     return path
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared data directory (../shared/data); skips the test when it is missing."""
-    return shared_path()
+def fixtures_dir() -> Path:
+    """The recorded fixtures' folder (tests/fixtures)."""
+    return fixture_path()
 
 
 @pytest.fixture
-def arxiv_server(shared_data: Path) -> Iterator[RecordedServer]:
+def arxiv_server(fixtures_dir: Path) -> Iterator[RecordedServer]:
     """A loopback server replaying the recorded arXiv API and OAI-PMH responses.
 
     Tests add their own routes (RSS listings, HF daily papers) with ``add_text``.
     """
     server = RecordedServer()
-    recordings = shared_data / "arxiv-api-fixtures"
+    recordings = fixtures_dir / "arxiv-api-fixtures"
     for envelope in sorted((recordings / "atom_arxiv_py").glob("*.json")):
         server.load_envelope(envelope)
     for nock in sorted((recordings / "oai_pmh_paperhive").glob("*.json")):

@@ -22,7 +22,7 @@ from dailypapers.cli import cli
 from dailypapers.settings import Settings
 from dailypapers.storage.migrate import head_revision
 from dailypapers.storage.schema import daily_entries, papers
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 runner = CliRunner()
 
@@ -132,7 +132,7 @@ def test_ingest_jsonl_bad_files(cli_env: dict[str, str], engine: Engine, tmp_pat
 
 
 def test_ingest_snapshot_sample(cli_env: dict[str, str], engine: Engine) -> None:
-    path = shared_path("arxiv-kaggle-snapshot-sample", "arxiv-metadata-oai-snapshot.sample.jsonl")
+    path = fixture_path("arxiv-kaggle-snapshot-sample", "arxiv-metadata-oai-snapshot.sample.jsonl")
     output = run("ingest", "snapshot", str(path), "--no-progress")
     assert "200 new" in output
     again = run("ingest", "snapshot", str(path), "--no-progress")
@@ -142,7 +142,7 @@ def test_ingest_snapshot_sample(cli_env: dict[str, str], engine: Engine) -> None
 def test_ingest_hf_daily_keeps_upvotes_and_submitter(
     cli_env: dict[str, str], engine: Engine
 ) -> None:
-    path = shared_path("hf-daily-papers", "daily_papers_2024-10-25_excerpt.json")
+    path = fixture_path("hf-daily-papers", "daily_papers_2024-10-25_excerpt.json")
     output = run("ingest", "hf-daily", str(path))
     assert "2 new" in output and "2 put on a day's list" in output
     with engine.connect() as conn:

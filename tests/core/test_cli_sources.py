@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from dailypapers.storage.schema import daily_entries, papers
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 from tests.core.test_cli import run
 from tests.sources.recorded_http import RecordedServer
 
@@ -68,7 +68,7 @@ def test_ingest_rss_from_server_and_file(arxiv_env: RecordedServer, engine: Engi
 
 
 def test_ingest_hf_daily_by_date(arxiv_env: RecordedServer, engine: Engine) -> None:
-    body = shared_path("hf-daily-papers", "daily_papers_2024-10-25_excerpt.json").read_text()
+    body = fixture_path("hf-daily-papers", "daily_papers_2024-10-25_excerpt.json").read_text()
     arxiv_env.add_text("/api/daily_papers?date=2024-10-25", body)
     output = run(
         "ingest", "hf-daily", "--date", "2024-10-25", "--url", f"{arxiv_env.url}/api/daily_papers"

@@ -21,8 +21,8 @@ def api(arxiv_server: RecordedServer) -> str:
 
 
 @pytest.fixture
-def empty_feed(shared_data: Path) -> str:
-    return (shared_data / "arxiv-api-fixtures" / "atom_rsxiv" / "query_empty.xml").read_text()
+def empty_feed(fixtures_dir: Path) -> str:
+    return (fixtures_dir / "arxiv-api-fixtures" / "atom_rsxiv" / "query_empty.xml").read_text()
 
 
 def test_pages_through_results_with_correct_starts(
@@ -147,9 +147,9 @@ def test_http_400_raises_with_arxivs_message(
 
 
 def test_error_entry_in_a_200_page_raises(
-    api: str, arxiv_server: RecordedServer, fetcher: Fetcher, shared_data: Path
+    api: str, arxiv_server: RecordedServer, fetcher: Fetcher, fixtures_dir: Path
 ) -> None:
-    body = shared_data / "arxiv-api-fixtures/atom_arxiv_py/id_abc_s0_m100_b79c8dcf6bc3.xml"
+    body = fixtures_dir / "arxiv-api-fixtures/atom_arxiv_py/id_abc_s0_m100_b79c8dcf6bc3.xml"
     arxiv_server.add_text(
         "/api/query?id_list=xyz&sortBy=relevance&sortOrder=descending&start=0&max_results=100",
         body.read_text(),

@@ -16,8 +16,8 @@ from .recorded_http import RecordedServer
 
 
 @pytest.fixture
-def excerpt(shared_data: Path) -> str:
-    path = shared_data / "hf-daily-papers" / "daily_papers_2024-10-25_excerpt.json"
+def excerpt(fixtures_dir: Path) -> str:
+    path = fixtures_dir / "hf-daily-papers" / "daily_papers_2024-10-25_excerpt.json"
     if not path.is_file():
         pytest.skip(f"HF daily papers excerpt not found at {path}")
     return path.read_text()

@@ -12,8 +12,8 @@ from dailypapers.sources.snapshot import parse_line, read_snapshot
 
 
 @pytest.fixture
-def sample(shared_data: Path) -> Path:
-    path = shared_data / "arxiv-kaggle-snapshot-sample" / "arxiv-metadata-oai-snapshot.sample.jsonl"
+def sample(fixtures_dir: Path) -> Path:
+    path = fixtures_dir / "arxiv-kaggle-snapshot-sample" / "arxiv-metadata-oai-snapshot.sample.jsonl"
     if not path.is_file():
         pytest.skip(f"snapshot sample not found at {path}")
     return path
