@@ -13,10 +13,9 @@ from dailypapers.sources.snapshot import parse_line, read_snapshot
 
 @pytest.fixture
 def sample(fixtures_dir: Path) -> Path:
-    path = fixtures_dir / "arxiv-kaggle-snapshot-sample" / "arxiv-metadata-oai-snapshot.sample.jsonl"
-    if not path.is_file():
-        pytest.skip(f"snapshot sample not found at {path}")
-    return path
+    return (
+        fixtures_dir / "arxiv-kaggle-snapshot-sample" / "arxiv-metadata-oai-snapshot.sample.jsonl"
+    )
 
 
 def ids(papers: list[RawPaper]) -> list[str | None]:
