@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import ValidationError
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from dailypapers import __version__
 from dailypapers.records import SourceError
-from dailypapers.settings import Settings
-from dailypapers.storage.engine import engine_from_settings
-from dailypapers.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from dailypapers.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +33,10 @@ class Context:
     def settings(self) -> Settings:
         """Settings from the environment."""
         if self._settings is None:
+            from pydantic import ValidationError
+
+            from dailypapers.settings import Settings
+
             try:
                 self._settings = Settings()
             except ValidationError as exc:
@@ -45,6 +49,8 @@ class Context:
     def plain_engine(self) -> Engine:
         """The database engine as it is (no migration)."""
         if self._engine is None:
+            from dailypapers.storage.engine import engine_from_settings
+
             self._engine = engine_from_settings(self.settings)
         return self._engine
 
@@ -53,6 +59,8 @@ class Context:
         """The database engine, migrated to the latest schema."""
         engine = self.plain_engine
         if not self._migrated:
+            from dailypapers.storage.migrate import upgrade
+
             upgrade(engine)
             self._migrated = True
         return engine
@@ -76,18 +84,58 @@ def one_line_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SourceError as exc:
             raise click.ClickException(str(exc)) from None
-        except SQLAlchemyError as exc:
-            message = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
-            raise click.ClickException(f"database error: {message}") from None
         except OSError as exc:
             raise click.ClickException(
                 f"{exc.strerror or exc}: {exc.filename or ''}".strip()
             ) from None
+        except Exception as exc:
+            # Imported here: the commands that reach the database have loaded it already.
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            message = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
+            raise click.ClickException(f"database error: {message}") from None
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's module is imported only when that command runs (or --help lists them), so
+# ``dailypapers --version`` and light commands do not pay for the web app, search or email.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("dailypapers.cli.db", "db"),
+    "demo": ("dailypapers.cli.serve", "demo"),
+    "digest": ("dailypapers.cli.digest", "digest"),
+    "export": ("dailypapers.cli.ingest", "export"),
+    "index": ("dailypapers.cli.search", "index"),
+    "ingest": ("dailypapers.cli.ingest", "ingest"),
+    "search": ("dailypapers.cli.search", "search"),
+    "serve": ("dailypapers.cli.serve", "serve"),
+    "subscriber": ("dailypapers.cli.digest", "subscriber"),
+    "token": ("dailypapers.cli.users", "token"),
+    "user": ("dailypapers.cli.users", "user"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted."""
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module_name, attribute = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dailypapers")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -97,30 +145,6 @@ def cli(ctx: click.Context) -> None:
     """
     state = ctx.ensure_object(Context)
     ctx.call_on_close(state.close)
-
-
-def _register() -> None:
-    from dailypapers.cli import db, ingest, search, serve
-
-    cli.add_command(db.db)
-    cli.add_command(ingest.ingest)
-    cli.add_command(ingest.export)
-    cli.add_command(serve.serve)
-    cli.add_command(serve.demo)
-    cli.add_command(search.index)
-    cli.add_command(search.search)
-    from dailypapers.cli import users
-
-    cli.add_command(users.user)
-    cli.add_command(users.token)
-
-    from dailypapers.cli import digest
-
-    cli.add_command(digest.digest)
-    cli.add_command(digest.subscriber)
-
-
-_register()
 
 
 def main() -> None:
