@@ -92,6 +92,10 @@ def one_line_errors(func: F) -> F:
             # Imported here: the commands that reach the database have loaded it already.
             from sqlalchemy.exc import SQLAlchemyError
 
+            from dailypapers.storage.locks import AlreadyRunning
+
+            if isinstance(exc, AlreadyRunning):  # a stage another process is running
+                raise click.ClickException(str(exc)) from None
             if not isinstance(exc, SQLAlchemyError):
                 raise
             message = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]

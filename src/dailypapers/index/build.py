@@ -20,6 +20,8 @@ from tqdm import tqdm
 from dailypapers.index.embedder import Embedder, paper_text
 from dailypapers.index.snapshot import SnapshotPaper, build_snapshot
 from dailypapers.storage import embeddings, papers, runs
+from dailypapers.storage.engine import write_transaction
+from dailypapers.storage.locks import stage_lock
 
 
 @dataclass(slots=True)
@@ -61,7 +63,7 @@ def embed_stale(
                 texts = papers.texts_of(conn=conn, ids=[pid for pid, _ in batch])
             batch = [(pid, digest) for pid, digest in batch if pid in texts]
             vectors = embedder.embed([paper_text(*texts[pid]) for pid, _ in batch])
-            with engine.begin() as conn:
+            with write_transaction(engine) as conn:
                 embeddings.store(conn=conn, model=embedder.key, items=batch, vectors=vectors)
             done += len(batch)
             bar.update(len(batch))
@@ -88,7 +90,7 @@ def import_vectors(
     ]
     for start in range(0, len(keep), 1000):
         chunk = keep[start : start + 1000]
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             embeddings.store(
                 conn=conn,
                 model=model,
@@ -133,14 +135,16 @@ def run_index(
 ) -> IndexReport:
     """Embed what is stale (unless ``embedder`` is None), then build and switch a snapshot."""
     report = IndexReport()
-    if embedder is not None:
-        report.embedded, report.embed_seconds = embed_stale(
-            engine=engine, embedder=embedder, batch_size=batch_size, progress=progress
+    # One index run at a time per database (a second one says "already running").
+    with stage_lock(engine, "index", wait=False):
+        if embedder is not None:
+            report.embedded, report.embed_seconds = embed_stale(
+                engine=engine, embedder=embedder, batch_size=batch_size, progress=progress
+            )
+        started = time.perf_counter()
+        report.papers, directory = build(
+            engine=engine, root=root, model=embedder.key if embedder else None
         )
-    started = time.perf_counter()
-    report.papers, directory = build(
-        engine=engine, root=root, model=embedder.key if embedder else None
-    )
-    report.build_seconds = time.perf_counter() - started
+        report.build_seconds = time.perf_counter() - started
     report.snapshot = directory.name
     return report

@@ -13,6 +13,7 @@ import re
 import unicodedata
 
 from dailypapers.records import Paper, RawPaper
+from dailypapers.urls import url_or_text
 
 NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
 OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
@@ -23,6 +24,12 @@ ID_PREFIX = re.compile(
 MAX_TITLE = 1000
 MAX_ABSTRACT = 20000
 MAX_AUTHORS = 5000
+MAX_CATEGORY = 64  # the column's width
+MAX_SUBMITTER = 200  # the column's width
+MAX_UPVOTES = 2**31 - 1  # a 32-bit integer column on PostgreSQL
+# Dates outside these years are data errors (arXiv started in 1991), and far dates overflow
+# once converted to UTC (9999-12-31T23:59:59-05:00 is past datetime.max).
+MIN_YEAR, MAX_YEAR = 1900, 2200
 
 
 class Rejected(ValueError):
@@ -84,16 +91,31 @@ def delatex_name(value: str) -> str:
 
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
+# Terminal escape sequences (whole, so no "[31m" is left behind), then every other C0/C1
+# control character except the whitespace ones (tab, newline, CR, VT, FF: the cleaners below
+# collapse those) and lone surrogates (which no database encoding accepts).
+_UNSAFE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI: colours, cursor movement, screen clearing
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC/DCS/SOS/PM/APC strings
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # 8-bit CSI
+    r"|[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+)
+
+
+def strip_controls(value: str) -> str:
+    """Remove terminal escape sequences and control characters (whitespace ones stay)."""
+    return _UNSAFE.sub("", value)
 
 
 def clean_line(value: str) -> str:
-    """Collapse all whitespace runs to single spaces."""
-    return " ".join(value.split())
+    """Drop control characters and collapse all whitespace runs to single spaces."""
+    return " ".join(strip_controls(value).split())
 
 
 def clean_abstract(value: str) -> str:
     """Unwrap hard-wrapped lines but keep paragraph breaks (blank lines)."""
-    paragraphs = (clean_line(part) for part in _PARAGRAPH.split(value.strip()))
+    paragraphs = (clean_line(part) for part in _PARAGRAPH.split(strip_controls(value).strip()))
     return "\n\n".join(part for part in paragraphs if part)
 
 
@@ -102,10 +124,21 @@ def parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | N
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return _bounded(value)
     if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        return _bounded(dt.datetime(value.year, value.month, value.day))
+    if not isinstance(value, str):
+        raise Rejected(f"unreadable date of type {type(value).__name__}")
     return _parse_text_datetime(value)
+
+
+def _bounded(parsed: dt.datetime) -> dt.datetime:
+    """``parsed`` in UTC, or ``Rejected`` when it lies outside the plausible years."""
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise Rejected(f"date out of range: {parsed.isoformat()[:40]}")
+    return parsed.astimezone(dt.UTC)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -117,20 +150,18 @@ def _parse_text_datetime(value: str) -> dt.datetime:
     except ValueError:
         try:
             parsed = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise Rejected(f"unreadable date {text[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    return _bounded(parsed)
 
 
 def parse_day(value: dt.date | str | None) -> dt.date | None:
     """Parse a day (``YYYY-MM-DD`` or anything ``parse_datetime`` reads)."""
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).date() if value.tzinfo else value.date()
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise Rejected(f"day out of range: {value.isoformat()}")
         return value
     parsed = parse_datetime(value)
     assert parsed is not None
@@ -149,7 +180,7 @@ def _categories(raw: RawPaper) -> tuple[tuple[str, ...], str]:
     primary = clean_line(raw.primary_category or "")
     for category in ([primary] if primary else []) + list(raw.categories):
         for part in clean_line(category).split(" "):
-            if part and CATEGORY.match(part):
+            if part and len(part) <= MAX_CATEGORY and CATEGORY.match(part):
                 seen.setdefault(part, None)
     if not seen:
         if primary or any(c.strip() for c in raw.categories):
@@ -157,6 +188,18 @@ def _categories(raw: RawPaper) -> tuple[tuple[str, ...], str]:
         return (), ""  # the source does not know (e.g. Hugging Face daily papers)
     categories = tuple(seen)
     return categories, primary if primary in seen else categories[0]
+
+
+def listing_fields(raw: RawPaper) -> tuple[dt.date | None, str | None, int | None]:
+    """The record's day, submitter name and upvotes, checked (``Rejected`` for a bad day)."""
+    day = parse_day(raw.day) if raw.day else None
+    submitter = _optional(raw.submitted_by) if isinstance(raw.submitted_by, str) else None
+    upvotes = raw.upvotes if isinstance(raw.upvotes, int) and raw.upvotes > 0 else None
+    return (
+        day,
+        submitter[:MAX_SUBMITTER] if submitter else None,
+        min(upvotes, MAX_UPVOTES) if upvotes else None,
+    )
 
 
 def normalize(raw: RawPaper) -> Paper:
@@ -200,5 +243,5 @@ def normalize(raw: RawPaper) -> Paper:
         comment=_optional(raw.comment),
         journal_ref=_optional(raw.journal_ref),
         doi=_optional(raw.doi),
-        license=_optional(raw.license),
+        license=url_or_text(_optional(raw.license)),
     )

@@ -1,12 +1,18 @@
 """The ingest stage: normalise, upsert in batches, feature new papers, checkpoint, report.
 
 Each batch and its checkpoint are committed in one transaction, so a run that dies at any
-point resumes from the last committed batch and stores nothing twice.
+point resumes from the last committed batch and stores nothing twice. Every transaction that
+writes is a ``write_transaction`` (on SQLite it takes the write lock at BEGIN, so a busy site's
+votes and log-ins make it wait, never fail with "database is locked"). A record is never able
+to stop a run: any exception while normalising it, and a database refusing its values, reject
+that record with the reason, and the rest of its batch is stored. One run per source and
+arguments at a time (``stage_lock``): a second one says "already running".
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +21,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dailypapers.ingest.normalize import Rejected, normalize, parse_day
+from dailypapers.ingest.normalize import Rejected, listing_fields, normalize, strip_controls
 from dailypapers.records import Listing, Paper, RawPaper
 from dailypapers.storage import daily, papers, runs
+from dailypapers.storage.engine import write_transaction
+from dailypapers.storage.locks import stage_lock
 
 RecordFactory = Callable[[str | None], Iterable[RawPaper]]
 
@@ -29,8 +37,10 @@ class FeatureRule:
     categories: frozenset[str]
     cross_lists: bool = False
 
-    def day_for(self, raw: RawPaper, paper: Paper, is_new: bool) -> dt.date | None:
-        """The day to feature ``paper`` on, or None when the rule does not apply."""
+    def day_for(
+        self, raw: RawPaper, paper: Paper, is_new: bool, day: dt.date | None = None
+    ) -> dt.date | None:
+        """The day to feature ``paper`` on (``day``: the record's own, parsed), or None."""
         if not self.categories:
             return None
         announce = (raw.announce_type or "").lower()
@@ -41,7 +51,7 @@ class FeatureRule:
         cats = set(paper.categories) if self.cross_lists else {paper.primary_category}
         if not cats & self.categories:
             return None
-        return parse_day(raw.day) if raw.day else paper.published_at.date()
+        return day or paper.published_at.date()
 
 
 @dataclass(slots=True)
@@ -99,10 +109,27 @@ def run_ingest(
 
     ``records(resume)`` returns the source's records starting after the checkpoint ``resume``.
     ``explicit_days`` puts every record that names a day on that day's list (HF daily
-    papers, our own export).
+    papers, our own export). Raises ``AlreadyRunning`` while a run with the same source and
+    parameters is in progress (here or on another node).
     """
     key = json.dumps(params, sort_keys=True, default=str)
-    with engine.begin() as conn:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+    label = f"ingest {source} with the same arguments"
+    with stage_lock(engine, f"ingest {source} {digest}", wait=False, label=label):
+        return _run_locked(engine, source, key, records, rule, explicit_days, batch_size, on_batch)
+
+
+def _run_locked(
+    engine: Engine,
+    source: str,
+    key: str,
+    records: RecordFactory,
+    rule: FeatureRule | None,
+    explicit_days: bool,
+    batch_size: int,
+    on_batch: Callable[[IngestReport], None] | None,
+) -> IngestReport:
+    with write_transaction(engine) as conn:
         previous = runs.find_resumable(conn=conn, source=source, params=key)
         run_id = runs.start_run(conn=conn, source=source, params=key, resumed=previous)
     report = IngestReport(run_id=run_id, source=source)
@@ -115,14 +142,15 @@ def run_ingest(
         checkpoint = previous["checkpoint"]
     try:
         for batch in _batches(records(checkpoint), batch_size):
-            _store_batch(engine, report, batch, rule, explicit_days, source)
+            prepared, rejects = _prepare(batch)
+            _store(engine, report, prepared, rejects, batch[-1].cursor, rule, explicit_days, source)
             if on_batch is not None:
                 on_batch(report)
     except BaseException as exc:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             runs.finish_run(conn=conn, run_id=run_id, status="failed", error=_describe(exc))
         raise
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         runs.finish_run(conn=conn, run_id=run_id, status="done")
     return report
 
@@ -131,53 +159,111 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
 
 
-def _store_batch(
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    raw: RawPaper
+    paper: Paper
+    day: dt.date | None
+    submitter: str | None
+    upvotes: int | None
+
+
+def _ref(raw: RawPaper) -> str:
+    ref = raw.ref or raw.arxiv_id
+    return strip_controls(ref if isinstance(ref, str) and ref else "?")[:200]
+
+
+def _prepare(batch: Sequence[RawPaper]) -> tuple[list[_Prepared], list[tuple[str, str]]]:
+    """Normalise each record on its own: any exception rejects that record, with its reason."""
+    good: list[_Prepared] = []
+    rejects: list[tuple[str, str]] = []
+    for raw in batch:
+        try:
+            paper = normalize(raw)
+            day, submitter, upvotes = listing_fields(raw)
+        except Rejected as exc:
+            rejects.append((_ref(raw), strip_controls(str(exc))[:500]))
+        except Exception as exc:  # a record must never stop a feed
+            rejects.append((_ref(raw), f"unreadable record: {_describe(exc)}"))
+        else:
+            good.append(_Prepared(raw, paper, day, submitter, upvotes))
+    return good, rejects
+
+
+def _store(
     engine: Engine,
     report: IngestReport,
-    batch: Sequence[RawPaper],
+    prepared: Sequence[_Prepared],
+    rejects: list[tuple[str, str]],
+    checkpoint: str | None,
     rule: FeatureRule | None,
     explicit_days: bool,
     source: str,
 ) -> None:
-    good: list[tuple[RawPaper, Paper]] = []
-    rejects: list[tuple[str, str]] = []
-    for raw in batch:
-        try:
-            good.append((raw, normalize(raw)))
-        except Rejected as exc:
-            rejects.append((raw.ref or raw.arxiv_id or "?", str(exc)))
-    with engine.begin() as conn:
-        result = papers.upsert_papers(conn=conn, batch=[paper for _, paper in good])
+    """Store ``prepared`` with the checkpoint; if the database refuses a value, store the rest.
+
+    The refused record is found by halving (each half committed with its own last cursor as
+    checkpoint, so resuming stays exact) and rejected with the database's reason.
+    """
+    try:
+        _commit(engine, report, prepared, rejects, checkpoint, rule, explicit_days, source)
+    except Exception as exc:
+        if not runs.refused_data(exc):
+            raise
+        if len(prepared) > 1:
+            half = len(prepared) // 2
+            first, rest = prepared[:half], prepared[half:]
+            _store(engine, report, first, [], first[-1].raw.cursor, rule, explicit_days, source)
+            _store(engine, report, rest, rejects, checkpoint, rule, explicit_days, source)
+            return
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""]
+        refused = [
+            (_ref(item.raw), f"refused by the database: {reason[0][:300]}") for item in prepared
+        ]
+        _commit(engine, report, [], rejects + refused, checkpoint, rule, explicit_days, source)
+
+
+def _commit(
+    engine: Engine,
+    report: IngestReport,
+    prepared: Sequence[_Prepared],
+    rejects: list[tuple[str, str]],
+    checkpoint: str | None,
+    rule: FeatureRule | None,
+    explicit_days: bool,
+    source: str,
+) -> None:
+    with write_transaction(engine) as conn:
+        result = papers.upsert_papers(conn=conn, batch=[item.paper for item in prepared])
         new_ids = set(result.new)
         listings: list[Listing] = []
-        for raw, paper in good:
-            if explicit_days and raw.day:
-                try:
-                    day = parse_day(raw.day)
-                except Rejected as exc:
-                    rejects.append((raw.ref or paper.arxiv_id, str(exc)))
-                    continue
-                assert day is not None
-                listings.append(Listing(paper.arxiv_id, day, source, raw.submitted_by, raw.upvotes))
+        for item in prepared:
+            arxiv_id = item.paper.arxiv_id
+            if explicit_days and item.day is not None:
+                listings.append(Listing(arxiv_id, item.day, source, item.submitter, item.upvotes))
             elif rule is not None:
-                rule_day = rule.day_for(raw, paper, paper.arxiv_id in new_ids)
-                if rule_day is not None:
-                    listings.append(Listing(paper.arxiv_id, rule_day, "feed-rule"))
+                day = rule.day_for(item.raw, item.paper, arxiv_id in new_ids, item.day)
+                if day is not None:
+                    listings.append(Listing(arxiv_id, day, "feed-rule"))
         featured = daily.add_listings(conn=conn, listings=listings)
-        report.new += len(result.new)
-        report.updated += len(result.updated)
         # Repeats of one id inside a batch are stored once; count the extra copies as unchanged.
-        duplicates = len(good) - len(result.new) - len(result.updated) - len(result.unchanged)
-        report.unchanged += len(result.unchanged) + duplicates
-        report.rejected += len(rejects)
-        report.featured += len(featured)
-        report.rejects.extend(rejects[: max(0, 100 - len(report.rejects))])
+        duplicates = len(prepared) - len(result.new) - len(result.updated) - len(result.unchanged)
+        counts = report.counts()
+        counts["new"] += len(result.new)
+        counts["updated"] += len(result.updated)
+        counts["unchanged"] += len(result.unchanged) + duplicates
+        counts["rejected"] += len(rejects)
+        counts["featured"] += len(featured)
         runs.save_progress(
             conn=conn,
             run_id=report.run_id,
-            checkpoint=batch[-1].cursor,
-            counts=report.counts(),
+            checkpoint=checkpoint,
+            counts=counts,
             rejects=rejects,
         )
         if result.new or result.updated or featured:
             runs.bump_revision(conn=conn)
+    # Only a committed batch counts (a refused one is retried in halves).
+    for name, value in counts.items():
+        setattr(report, name, value)
+    report.rejects.extend(rejects[: max(0, 100 - len(report.rejects))])

@@ -1,4 +1,8 @@
-"""Run Alembic migrations programmatically (``dailypapers db upgrade`` and on start)."""
+"""Run Alembic migrations programmatically (``dailypapers db upgrade`` and on start).
+
+Upgrades hold the ``migrations`` stage lock (``storage.locks``): nodes starting together on an
+empty database queue behind the first, which migrates; the others then find it current.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from dailypapers.storage.locks import stage_lock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -33,10 +39,14 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Upgrade the database to ``revision``; returns (before, after). A no-op when current."""
-    before = current_revision(engine)
-    config = _config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-    return before, current_revision(engine) or ""
+    """Upgrade the database to ``revision``; returns (before, after). A no-op when current.
+
+    Waits while another process migrates the same database.
+    """
+    with stage_lock(engine, "migrations", wait=True):
+        before = current_revision(engine)
+        config = _config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+        return before, current_revision(engine) or ""

@@ -13,6 +13,13 @@ from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.schema import ingest_rejects, ingest_runs, site_meta
 
 MAX_REJECTS_STORED = 1000
+# PEP 249 names, for errors SQLAlchemy wraps and for those a driver raises directly (COPY).
+_REFUSALS = frozenset({"DataError", "IntegrityError"})
+
+
+def refused_data(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database refused a value or a constraint (not that it failed)."""
+    return any(kind.__name__ in _REFUSALS for kind in type(exc).__mro__)
 
 
 def find_resumable(*, conn: Connection, source: str, params: str) -> RowMapping | None:
