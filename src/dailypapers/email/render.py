@@ -24,6 +24,7 @@ from dailypapers.email import tokens
 from dailypapers.email.digests import Digest
 from dailypapers.mailer import Prepared, new_message
 from dailypapers.settings import Settings
+from dailypapers.urls import safe_url
 from dailypapers.web.render import author_line, excerpt
 
 UNSUBSCRIBE = "@@UNSUBSCRIBE_URL@@"
@@ -38,7 +39,7 @@ ENV = Environment(
     auto_reload=False,
     keep_trailing_newline=True,
 )
-ENV.filters.update(excerpt=excerpt, author_line=author_line)
+ENV.filters.update(excerpt=excerpt, author_line=author_line, safe_url=safe_url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from dailypapers.urls import safe_url
+
 UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -40,7 +42,9 @@ def author_line(authors: list[str], shown: int = 3) -> str:
 
 
 TEMPLATES.env.auto_reload = False  # templates ship with the package; no stat per include
-TEMPLATES.env.filters.update(excerpt=excerpt, short_date=short_date, author_line=author_line)
+TEMPLATES.env.filters.update(
+    excerpt=excerpt, short_date=short_date, author_line=author_line, safe_url=safe_url
+)
 
 
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
