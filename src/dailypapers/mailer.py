@@ -2,7 +2,16 @@
 
 With no SMTP host configured, messages are written to ``<data_dir>/outbox/`` as ``.eml``
 files and their first link is logged, so a development site is usable without a mail server.
-Errors are split into transient (worth retrying later) and permanent (the address is bad).
+Errors are split into transient (worth retrying later) and permanent (retrying cannot help);
+only a recipient's own 5xx refusal (RCPT TO) counts as its bounce. After any failure of one
+message the connection is reset (RSET, or closed and reopened by the next message), so one
+bad message never poisons the next recipient's transaction. Addresses with non-ASCII
+characters before the ``@`` are sent with SMTPUTF8 when the server offers it and refused
+before ``MAIL FROM`` otherwise.
+
+Mail sent on request (sign-up, reset and confirmation links) goes through a ``MailQueue``: a
+worker thread sends it after the answer, so a page never waits for SMTP and takes as long
+for a registered address as for an unknown one.
 """
 
 from __future__ import annotations
@@ -10,15 +19,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import queue
 import re
 import smtplib
 import ssl
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 
 from dailypapers.settings import Settings
 
@@ -36,11 +47,18 @@ class Prepared:
 
 
 class MailError(Exception):
-    """A message could not be sent; ``permanent`` says whether retrying can help."""
+    """A message could not be sent; ``permanent`` says whether retrying can help, ``bounce``
+    whether the recipient's own server refused the address (5xx to RCPT TO)."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, bounce: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.bounce = bounce
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Whether an address can only be sent with SMTPUTF8 (non-ASCII characters in it)."""
+    return not address.isascii()
 
 
 def new_message(settings: Settings, *, to: str, subject: str, text: str) -> EmailMessage:
@@ -59,14 +77,21 @@ def new_message(settings: Settings, *, to: str, subject: str, text: str) -> Emai
 
 def _classify(exc: Exception) -> MailError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        # The only bounce: the recipient's server said 5xx to RCPT TO for this address.
         codes = [code for code, _ in exc.recipients.values()]
         permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-        return MailError(f"recipient refused: {exc.recipients}", permanent=permanent)
+        return MailError(
+            f"recipient refused: {exc.recipients}", permanent=permanent, bounce=permanent
+        )
     if isinstance(exc, smtplib.SMTPResponseException):
+        # MAIL FROM or DATA refused, or a broken session: not the recipient's fault.
         raw = exc.smtp_error
         detail = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
         return MailError(f"SMTP {exc.smtp_code} {detail}".strip(), permanent=exc.smtp_code >= 500)
-    return MailError(f"{type(exc).__name__}: {exc}", permanent=False)
+    if isinstance(exc, smtplib.SMTPException | OSError):
+        return MailError(f"{type(exc).__name__}: {exc}", permanent=False)
+    # Anything else (an address or message smtplib cannot encode...): retrying cannot help.
+    return MailError(f"{type(exc).__name__}: {exc}", permanent=True)
 
 
 class Mailer:
@@ -86,9 +111,25 @@ class Mailer:
             client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
             if s.smtp_security == "starttls":
                 client.starttls(context=context)
+        client.ehlo_or_helo_if_needed()
         if s.smtp_user:
             client.login(s.smtp_user, s.smtp_password)
         return client
+
+    def smtputf8(self) -> bool:
+        """Whether mail can go to addresses with non-ASCII characters before the ``@``: the
+        outbox folder can hold them; an SMTP server must offer SMTPUTF8 (asked each time:
+        only such addresses need it, and the answer must follow the server's)."""
+        if not self.settings.smtp_host:
+            return True
+        try:
+            client = self._connect()
+        except (smtplib.SMTPException, OSError):
+            return False  # unknown for now: refuse rather than fail later
+        offered = bool(client.has_extn("smtputf8"))
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.quit()
+        return offered
 
     @contextlib.contextmanager
     def session(self) -> Iterator[MailSession]:
@@ -113,7 +154,8 @@ class MailSession:
         self.client: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage | Prepared) -> None:
-        """Send one message over the shared connection; raises MailError."""
+        """Send one message over the shared connection; raises MailError (only MailError),
+        after which the connection is ready for the next message."""
         settings = self.mailer.settings
         if not settings.smtp_host:
             self._to_outbox(message)
@@ -121,15 +163,40 @@ class MailSession:
         try:
             if self.client is None:
                 self.client = self.mailer._connect()
+            client = self.client
             if isinstance(message, Prepared):
-                self.client.sendmail(message.sender, [message.to], message.data)
+                addresses = [message.sender, message.to]
             else:
-                self.client.send_message(message)
-        except (smtplib.SMTPException, OSError) as exc:
-            error = _classify(exc)
-            if not isinstance(exc, smtplib.SMTPRecipientsRefused):
-                self.close()  # the connection may be unusable; the next send reconnects
-            raise error from exc
+                fields = [message.get("From", ""), *message.get_all("To", [])]
+                addresses = [address for _, address in getaddresses([str(f) for f in fields])]
+            international = any(needs_smtputf8(a) for a in addresses)
+            if international and not client.has_extn("smtputf8"):
+                raise MailError(
+                    "the SMTP server does not offer SMTPUTF8, needed for a non-ASCII address",
+                    permanent=True,
+                )
+            if isinstance(message, Prepared):
+                options = ["SMTPUTF8"] if international else []
+                client.sendmail(message.sender, [message.to], message.data, mail_options=options)
+            else:
+                client.send_message(message)
+        except MailError:
+            raise  # refused before any command: the connection is untouched
+        except Exception as exc:  # any failure of this one message
+            self._reset(exc)
+            raise _classify(exc) from exc
+
+    def _reset(self, exc: Exception) -> None:
+        """Leave no half-finished transaction for the next message: RSET after an SMTP reply,
+        otherwise close (the next message reconnects)."""
+        replied = smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused
+        if self.client is not None and isinstance(exc, replied):
+            try:
+                self.client.rset()
+                return
+            except (smtplib.SMTPException, OSError):
+                pass
+        self.close()
 
     def send_with_retry(self, message: EmailMessage | Prepared, *, attempts: int = 4) -> None:
         """Send, retrying transient failures with exponential backoff (0.5, 1, 2 s)."""
@@ -168,3 +235,61 @@ class MailSession:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.client.quit()
             self.client = None
+
+
+class MailQueue:
+    """Mail sent on request, handed to a worker thread so the answer never waits for SMTP.
+
+    ``allow(address)`` is asked before each message (the per-recipient limit); a message it
+    refuses is dropped. The worker starts with the first message and stops when the queue has
+    been empty for a moment, so an idle site holds no thread and no SMTP connection. Messages
+    still queued when the process dies are lost: they are links that can be asked for again.
+    """
+
+    IDLE = 0.5  # seconds the worker waits for more mail before it stops
+
+    def __init__(self, settings: Settings, allow: Callable[[str], bool] | None = None) -> None:
+        self.settings = settings
+        self.allow = allow
+        self._queue: queue.Queue[EmailMessage] = queue.Queue()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def put(self, message: EmailMessage) -> None:
+        """Queue one message for sending after the current request."""
+        with self._lock:
+            self._queue.put(message)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="mail-queue", daemon=True)
+                self._worker.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every queued message has been handled (sent, refused or dropped);
+        False when ``timeout`` seconds passed first."""
+        done = self._queue.all_tasks_done
+        with done:
+            return done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout)
+
+    def _next(self) -> EmailMessage | None:
+        try:
+            return self._queue.get(timeout=self.IDLE)
+        except queue.Empty:
+            with self._lock:
+                if self._queue.empty():
+                    self._worker = None
+                    return None
+            return self._queue.get()
+
+    def _run(self) -> None:
+        with Mailer(self.settings).session() as mail:
+            while (message := self._next()) is not None:
+                try:
+                    to = parseaddr(str(message["To"]))[1] or str(message["To"])
+                    if self.allow is None or self.allow(to):
+                        mail.send_with_retry(message)
+                    else:
+                        log.warning("mail to %s not sent: per-recipient limit reached", to)
+                except Exception:  # one message must never stop the queue
+                    log.exception("mail to %s failed", message["To"])
+                finally:
+                    self._queue.task_done()

@@ -180,8 +180,14 @@ class Settings(BaseSettings):
     rate_limit_subscribe: str = Field(
         "5/hour", description="Digest subscription requests per client address."
     )
+    rate_limit_mail_recipient: str = Field(
+        "5/hour",
+        description="Mails sent on request (sign-up, log-in, reset and subscription links) "
+        "per recipient address, whoever asks: over it, the page answers as usual and no mail "
+        "is sent.",
+    )
 
-    @field_validator("rate_limit_subscribe")
+    @field_validator("rate_limit_subscribe", "rate_limit_mail_recipient")
     @classmethod
     def _check_subscribe_rate(cls, value: str) -> str:
         from dailypapers.community.ratelimit import parse_rate

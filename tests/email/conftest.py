@@ -7,6 +7,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -55,6 +56,16 @@ class Collector:
     def to(self, address: str) -> list[EmailMessage]:
         """Messages addressed to ``address``."""
         return [m for m in self.messages if m["To"] == address]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> list[EmailMessage]:
+        """Messages to ``address`` once ``count`` arrived (mail asked for on a page is sent
+        after the answer, by the site's mail queue)."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.to(address)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} messages for {address}")
+            time.sleep(0.02)
+        return found
 
 
 def free_port() -> int:

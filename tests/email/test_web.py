@@ -59,7 +59,7 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(
     assert sent.status_code == 200 and "Check your inbox" in sent.text  # type: ignore[attr-defined]
     assert status_of(site, "reader@example.com") == "pending"
     assert run(site, mail_settings, period="daily", date=MONDAY).due == 0  # not confirmed yet
-    (confirmation,) = mailbox.to("reader@example.com")
+    (confirmation,) = mailbox.wait_for("reader@example.com")
     link = link_in(confirmation, "/subscribe/confirm?token=")
     page = mail_client.get(link)
     assert "Confirm my subscription" in page.text
@@ -95,7 +95,7 @@ def test_subscribing_again_reveals_nothing(
     subscribers.add(site, email="old@example.com", confirmed=True, prefs=subscribers.preferences())
     answer = subscribe(mail_client, "old@example.com")
     assert "Check your inbox" in answer.text  # type: ignore[attr-defined]
-    (notice,) = mailbox.to("old@example.com")
+    (notice,) = mailbox.wait_for("old@example.com")
     assert "already subscribed" in notice.get_content()  # type: ignore[attr-defined]
     assert status_of(site, "old@example.com") == "active"
 
@@ -105,7 +105,8 @@ def test_subscribing_again_reveals_nothing(
     [
         ("victim@example.com\r\nBcc: everyone@example.com", "line breaks"),
         ("victim@example.com\nSubject: spam", "line breaks"),
-        ("jürgen@example.com", "non-ASCII"),
+        # "jürgen@example.com": accepted when the SMTP server offers SMTPUTF8 (this one does),
+        # refused otherwise: tests/security/test_mail_hardening.py.
         ("a" * 250 + "@example.com", "too long"),
         ("not-an-address", "not valid"),
         ("a\u202e@example.com", "not valid"),

@@ -35,18 +35,19 @@ def token_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> RowMapping:
-    """The active user owning the bearer token; 401 without a valid token, 403 if banned."""
+    """The active user owning the bearer token; 401 without a valid (unexpired) token, 403
+    if banned."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ActionError("Send an API token: Authorization: Bearer <token>.", 401)
     token = credentials.credentials
     if len(token) > 200:
         raise ActionError("Invalid API token.", 401)
     engine = request.app.state.engine
-    with engine.connect() as conn:
-        user = accounts.token_user(conn=conn, token_hash=hash_secret(token))
-    if user is None:
-        raise ActionError("Invalid API token.", 401)
     now = dt.datetime.now(dt.UTC)
+    with engine.connect() as conn:
+        user = accounts.token_user(conn=conn, token_hash=hash_secret(token), now=now)
+    if user is None:  # unknown, revoked (also by a password change) or expired
+        raise ActionError("Invalid API token.", 401)
     last = user["last_used_at"]
     if last is None or now - last > dt.timedelta(minutes=10):
         # Recorded at most every ten minutes: no write on every API call.

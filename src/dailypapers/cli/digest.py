@@ -108,7 +108,9 @@ def subscriber_add(ctx: Context, email: str, confirmed: bool, period: str) -> No
         prefs = subscribers.preferences(
             period=period, trending_count=ctx.settings.digest_trending_default
         )
-        row = subscribers.add(ctx.engine, email=email, confirmed=confirmed, prefs=prefs)
+        row = subscribers.add(
+            ctx.engine, email=email, confirmed=confirmed, prefs=prefs, settings=ctx.settings
+        )
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{row['email']}: {row['status']}, {row['period']}")

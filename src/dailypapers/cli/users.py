@@ -69,10 +69,18 @@ def token() -> None:
 @token.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(0, account_actions.MAX_TOKEN_DAYS),
+    default=0,
+    show_default=True,
+    help="Refuse the token after this many days (0: valid until revoked).",
+)
 @pass_context
 @one_line_errors
-def create_token(ctx: Context, email: str, name: str) -> None:
-    """Print a new API token for the user with EMAIL (it is stored hashed; save it now)."""
+def create_token(ctx: Context, email: str, name: str, expires_days: int) -> None:
+    """Print a new API token for the user with EMAIL (it is stored hashed; save it now).
+    Changing or resetting the user's password revokes it."""
     try:
         address = account_actions.normalize_email(email)
     except AccountError as exc:
@@ -83,5 +91,7 @@ def create_token(ctx: Context, email: str, name: str) -> None:
             raise click.ClickException(f"no user with email {address}")
         if row["banned_at"] is not None:
             raise click.ClickException(f"{address} is banned")
-        value = account_actions.create_api_token(conn, user_id=row["id"], name=name)
+        value = account_actions.create_api_token(
+            conn, user_id=row["id"], name=name, days=expires_days
+        )
     click.echo(value)

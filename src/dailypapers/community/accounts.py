@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from dailypapers import mailer
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
@@ -44,7 +45,8 @@ class TokenError(Exception):
 
 
 def normalize_email(value: str) -> str:
-    """A syntactically valid address, lower-cased; raises AccountError with the reason."""
+    """A syntactically valid address, lower-cased, an internationalised domain in its
+    ``xn--`` form; raises AccountError with the reason."""
     if any(ch in value for ch in "\r\n\0"):
         raise AccountError("An email address cannot contain line breaks.")
     value = value.strip()
@@ -54,7 +56,25 @@ def normalize_email(value: str) -> str:
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise AccountError(f"That email address is not valid: {exc}") from None
-    return checked.normalized.lower()
+    return f"{checked.local_part}@{checked.ascii_domain}".lower()
+
+
+NON_ASCII = (
+    "Addresses with non-ASCII characters before the @ are not supported: "
+    "this site's mail server cannot deliver to them."
+)
+
+
+def mail_address(value: str, settings: Settings | None) -> str:
+    """The one check for an address the site will mail (sign-up, both subscription paths):
+    ``normalize_email``, and non-ASCII characters before the ``@`` only when the mail server
+    offers SMTPUTF8 (``settings`` None: never). Raises AccountError."""
+    address = normalize_email(value)
+    if mailer.needs_smtputf8(address) and (
+        settings is None or not mailer.Mailer(settings).smtputf8()
+    ):
+        raise AccountError(NON_ASCII)
+    return address
 
 
 def check_username(value: str) -> str:
@@ -138,22 +158,31 @@ class Signup:
     existing: RowMapping | None
 
 
-def signup(engine: Engine, *, username: str, email: str, password: str) -> Signup:
+def signup(
+    engine: Engine,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    settings: Settings | None = None,
+) -> Signup:
     """Create an unverified account, or report the account that already has this email.
 
-    Raises AccountError for invalid input or a taken username (usernames are public).
+    Raises AccountError for invalid input or a taken username (usernames are public). The
+    username is checked before the email, so the answer never depends on whether the email
+    is registered.
     """
     username = check_username(username)
-    email = normalize_email(email)
+    email = mail_address(email, settings)
     check_password(password)
     password_hash = hash_password(password)
     try:
         with write_transaction(engine) as conn:
+            if accounts.user_by_username(conn=conn, username=username) is not None:
+                raise AccountError("That username is taken. Choose another.")
             existing = accounts.user_by_email(conn=conn, email=email)
             if existing is not None:
                 return Signup(None, existing)
-            if accounts.user_by_username(conn=conn, username=username) is not None:
-                raise AccountError("That username is taken. Choose another.")
             user_id = accounts.create_user(
                 conn=conn, username=username, email=email, password_hash=password_hash
             )
@@ -192,6 +221,11 @@ def create_user(
     return user
 
 
+def check_verification(settings: Settings, token: str) -> None:
+    """Raise TokenError unless ``token`` is a valid, unexpired verification token."""
+    read_token(settings, "verify", token, settings.email_token_hours * 3600)
+
+
 def verify_email(engine: Engine, settings: Settings, token: str) -> RowMapping:
     """Mark the address in a verification link as confirmed; raises TokenError."""
     payload = read_token(settings, "verify", token, settings.email_token_hours * 3600)
@@ -206,6 +240,15 @@ def verify_email(engine: Engine, settings: Settings, token: str) -> RowMapping:
         fresh = accounts.user_by_id(conn=conn, user_id=user["id"])
     assert fresh is not None
     return fresh
+
+
+def account_key(email: str) -> str:
+    """The account a log-in attempt is for, for per-account rate limits (the normalised
+    address, or the raw text lower-cased when it is not an address)."""
+    try:
+        return normalize_email(email)
+    except AccountError:
+        return " ".join(email.split()).lower()[:254]
 
 
 def authenticate(conn: Connection, *, email: str, password: str) -> RowMapping:
@@ -234,11 +277,13 @@ def user_for_reset(engine: Engine, settings: Settings, token: str) -> RowMapping
 
 
 def set_password(engine: Engine, *, user_id: int, password: str) -> None:
-    """Change a password and end every session of the user; raises AccountError."""
+    """Change a password, end every session of the user and revoke their API tokens (a
+    stolen token must not outlive the password it was made with); raises AccountError."""
     check_password(password)
     with write_transaction(engine) as conn:
         accounts.update_user(conn=conn, user_id=user_id, password_hash=hash_password(password))
         accounts.delete_user_sessions(conn=conn, user_id=user_id)
+        accounts.delete_user_tokens(conn=conn, user_id=user_id)
 
 
 def hash_secret(value: str) -> str:
@@ -263,8 +308,19 @@ def start_session(engine: Engine, settings: Settings, *, user_id: int) -> tuple[
     return token, csrf
 
 
-def create_api_token(conn: Connection, *, user_id: int, name: str = "cli") -> str:
-    """A new API token for ``user_id`` (shown once; only its hash is stored)."""
+MAX_TOKEN_DAYS = 3650
+
+
+def create_api_token(
+    conn: Connection, *, user_id: int, name: str = "cli", days: int | None = None
+) -> str:
+    """A new API token for ``user_id`` (shown once; only its hash is stored), refused after
+    ``days`` days (None or 0: until revoked); raises AccountError for a bad ``days``."""
+    if days is not None and not 0 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"A token expires after 0 (never) to {MAX_TOKEN_DAYS} days.")
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
     token = "dp_" + secrets.token_urlsafe(32)
-    accounts.create_token(conn=conn, user_id=user_id, token_hash=hash_secret(token), name=name)
+    accounts.create_token(
+        conn=conn, user_id=user_id, token_hash=hash_secret(token), name=name, expires_at=expires
+    )
     return token

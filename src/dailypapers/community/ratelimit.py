@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -48,3 +49,18 @@ def check(engine: Engine, *, key: str, rate: str, now: dt.datetime | None = None
         )
     if wait is not None:
         raise RateLimited(wait)
+
+
+def recipient_check(engine: Engine, rate: str) -> Callable[[str], bool]:
+    """``allow(address)`` for mail sent on request: False once ``address`` has had ``rate``
+    messages, whoever asked for them and from wherever (keyed on the recipient, not the
+    client), so rotating client addresses cannot flood one inbox."""
+
+    def allow(address: str) -> bool:
+        try:
+            check(engine, key=f"mail-to:{address.strip().lower()}", rate=rate)
+        except RateLimited:
+            return False
+        return True
+
+    return allow

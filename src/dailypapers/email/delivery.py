@@ -69,8 +69,10 @@ class Sender:
                 repo.reset_bounces(conn=conn, subscription_ids=ids)
 
     def deliver(self, sub: RowMapping, rendered: Rendered) -> None:
-        """Claim, send and record one digest; never raises for one subscriber's failure."""
+        """Claim, send and record one digest; never raises for one subscriber's failure, and
+        never leaves a failed message's row in ``sending``."""
         report = self.report
+        claimed = False
         try:
             message = digest_message(self.settings, rendered, sub)
             with self.engine.begin() as conn:
@@ -90,14 +92,20 @@ class Sender:
             self._failed(sub, exc)
             return
         except Exception as exc:  # one bad subscriber must not stop the run
-            report.failed += 1
-            report.errors.append(f"{sub['email']}: {type(exc).__name__}: {exc}")
             log.exception("digest to %s failed", sub["email"])
+            error = MailError(f"{type(exc).__name__}: {exc}", permanent=True)
+            if claimed:
+                self._failed(sub, error)
+            else:
+                report.failed += 1
+                report.errors.append(f"{sub['email']}: {error}")
             return
         self._unmarked = sub
         report.sent += 1
 
     def _failed(self, sub: RowMapping, exc: MailError) -> None:
+        """Record a claimed message that was not accepted: ``failed`` when retrying cannot
+        help (a bounce also counts against the subscription), else released for a later run."""
         report, sid = self.report, int(sub["id"])
         report.failed += 1
         report.errors.append(f"{sub['email']}: {exc}")
@@ -111,7 +119,7 @@ class Sender:
                     status="failed",
                     error=str(exc)[:1000],
                 )
-                if repo.record_bounce(
+                if exc.bounce and repo.record_bounce(
                     conn=conn, subscription_id=sid, max_bounces=self.settings.digest_max_bounces
                 ):
                     report.suspended += 1

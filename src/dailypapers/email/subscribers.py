@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from dailypapers.community.accounts import AccountError, TokenError, normalize_email
+from dailypapers.community.accounts import AccountError, TokenError, mail_address
 from dailypapers.email import tokens
 from dailypapers.settings import Settings
 from dailypapers.storage import subscriptions as repo
@@ -28,24 +28,15 @@ class SubscriptionError(Exception):
     """A refused subscription action, with a message for the person asking."""
 
 
-def check_email(value: str) -> str:
-    """A normalised ASCII address; raises SubscriptionError (line breaks, length, syntax,
-    non-ASCII characters before the @). Internationalised domains become their ``xn--`` form."""
+def check_email(value: str, settings: Settings | None = None) -> str:
+    """A normalised address the site can mail, by the one check sign-up uses too
+    (``accounts.mail_address``: line breaks, length, syntax, and non-ASCII characters before
+    the @ only with an SMTPUTF8 server); raises SubscriptionError. Internationalised domains
+    become their ``xn--`` form."""
     try:
-        address = normalize_email(value)
+        return mail_address(value, settings)
     except AccountError as exc:
         raise SubscriptionError(str(exc)) from None
-    if not address.isascii():
-        local, _, domain = address.rpartition("@")
-        if not local.isascii():
-            raise SubscriptionError(
-                "Addresses with non-ASCII characters before the @ are not supported."
-            )
-        try:
-            address = f"{local}@{domain.encode('idna').decode('ascii')}"
-        except UnicodeError:
-            raise SubscriptionError("That email address has an invalid domain.") from None
-    return address
 
 
 def _items(value: str | list[str], what: str, longest: int) -> list[str]:
@@ -94,13 +85,15 @@ def preferences(
     }
 
 
-def request(engine: Engine, *, email: str, prefs: dict[str, Any]) -> tuple[RowMapping, bool]:
+def request(
+    engine: Engine, *, email: str, prefs: dict[str, Any], settings: Settings | None = None
+) -> tuple[RowMapping, bool]:
     """Start a subscription for a visitor: (subscription, whether it needs confirming).
 
     An address already active is left as it is (the caller mails it a preferences link
     instead of telling the visitor, so the form reveals nothing about who subscribes).
     """
-    address = check_email(email)
+    address = check_email(email, settings)
     try:
         with write_transaction(engine) as conn:
             found = repo.by_email(conn=conn, email=address)
@@ -170,10 +163,18 @@ def save(engine: Engine, *, subscription_id: int, prefs: dict[str, Any]) -> None
         repo.update_subscription(conn=conn, subscription_id=subscription_id, **prefs)
 
 
-def for_user(engine: Engine, *, user: RowMapping, prefs: dict[str, Any]) -> RowMapping:
-    """Subscribe a logged-in user with a verified address (no confirmation link needed)."""
+def for_user(
+    engine: Engine,
+    *,
+    user: RowMapping,
+    prefs: dict[str, Any],
+    settings: Settings | None = None,
+) -> RowMapping:
+    """Subscribe a logged-in user with a verified address (no confirmation link needed); the
+    address passes the same check as a visitor's."""
     if user["email_verified_at"] is None or not user["email"]:
         raise SubscriptionError("Confirm your email address first (see your settings).")
+    check_email(user["email"], settings)
     with write_transaction(engine) as conn:
         row = repo.by_user(conn=conn, user_id=user["id"]) or repo.by_email(
             conn=conn, email=user["email"]
@@ -192,9 +193,16 @@ def for_user(engine: Engine, *, user: RowMapping, prefs: dict[str, Any]) -> RowM
     return fresh
 
 
-def add(engine: Engine, *, email: str, confirmed: bool, prefs: dict[str, Any]) -> RowMapping:
+def add(
+    engine: Engine,
+    *,
+    email: str,
+    confirmed: bool,
+    prefs: dict[str, Any],
+    settings: Settings | None = None,
+) -> RowMapping:
     """Operators' ``subscriber add``: create or update, active when ``confirmed``."""
-    address = check_email(email)
+    address = check_email(email, settings)
     status = "active" if confirmed else "pending"
     with write_transaction(engine) as conn:
         row = repo.by_email(conn=conn, email=address)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.storage.schema import api_tokens, sessions, users
@@ -112,23 +112,37 @@ def delete_expired_sessions(*, conn: Connection, now: dt.datetime) -> int:
     return conn.execute(delete(sessions).where(sessions.c.expires_at <= now)).rowcount
 
 
-def create_token(*, conn: Connection, user_id: int, token_hash: str, name: str) -> int:
-    """Store an API token (by its hash) and return its id."""
+def create_token(
+    *,
+    conn: Connection,
+    user_id: int,
+    token_hash: str,
+    name: str,
+    expires_at: dt.datetime | None = None,
+) -> int:
+    """Store an API token (by its hash; None ``expires_at``: until revoked) and return its id."""
     key = conn.execute(
         insert(api_tokens).values(
-            user_id=user_id, token_hash=token_hash, name=name, created_at=dt.datetime.now(dt.UTC)
+            user_id=user_id,
+            token_hash=token_hash,
+            name=name,
+            created_at=dt.datetime.now(dt.UTC),
+            expires_at=expires_at,
         )
     ).inserted_primary_key
     assert key is not None
     return int(key[0])
 
 
-def token_user(*, conn: Connection, token_hash: str) -> RowMapping | None:
-    """The user owning an API token, or None."""
+def token_user(*, conn: Connection, token_hash: str, now: dt.datetime) -> RowMapping | None:
+    """The user owning an API token, or None when unknown or expired at ``now``."""
     query = (
         select(*USER_COLUMNS, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
         .select_from(api_tokens.join(users, users.c.id == api_tokens.c.user_id))
-        .where(api_tokens.c.token_hash == token_hash)
+        .where(
+            api_tokens.c.token_hash == token_hash,
+            or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+        )
     )
     return conn.execute(query).mappings().first()
 
@@ -141,11 +155,16 @@ def touch_token(*, conn: Connection, token_id: int, now: dt.datetime) -> None:
 def list_tokens(*, conn: Connection, user_id: int) -> list[RowMapping]:
     """A user's API tokens (without secrets), newest first."""
     query = (
-        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at)
+        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.expires_at)
         .where(api_tokens.c.user_id == user_id)
         .order_by(api_tokens.c.id.desc())
     )
     return list(conn.execute(query).mappings())
+
+
+def delete_user_tokens(*, conn: Connection, user_id: int) -> int:
+    """Revoke every API token of a user (password changed or reset); returns how many."""
+    return int(conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount)
 
 
 def delete_token(*, conn: Connection, user_id: int, token_id: int) -> bool:

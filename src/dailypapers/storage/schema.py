@@ -95,6 +95,7 @@ api_tokens = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime()),
+    Column("expires_at", UTCDateTime()),  # None: until revoked
     Index("ix_api_tokens_user_id", "user_id"),
 )
 

@@ -1,10 +1,19 @@
-"""Account pages: sign up, confirm email, log in and out, reset password, settings, tokens."""
+"""Account pages: sign up, confirm email, log in and out, reset password, settings, tokens.
+
+Mail asked for by a visitor (confirmation, reset, "you already have an account") is queued and
+sent after the answer (``send_later``), so the answer and its timing are the same whether or
+not the address has an account; each recipient gets at most ``rate_limit_mail_recipient``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,7 +24,8 @@ from dailypapers.community import mails
 from dailypapers.community.accounts import AccountError, TokenError
 from dailypapers.community.actions import require_active
 from dailypapers.community.errors import ActionError
-from dailypapers.mailer import Mailer, MailError
+from dailypapers.community.ratelimit import recipient_check
+from dailypapers.mailer import MailQueue
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
@@ -31,17 +41,39 @@ from dailypapers.web.auth import (
 )
 from dailypapers.web.render import page
 
-router = APIRouter(include_in_schema=False)
 FormStr = Annotated[str, Form(max_length=10_000)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
+TOKEN_DAYS = (0, 7, 30, 90, 365)  # expiry choices for a new API token (0: never)
+_QUEUE_LOCK = threading.Lock()
+DRAIN_SECONDS = 10.0
 
 
-def _send(request: Request, message: EmailMessage) -> bool:
-    try:
-        Mailer(request.app.state.settings).send(message)
-    except MailError:
-        return False
-    return True
+def mail_queue(app: Any) -> MailQueue:
+    """The app's queue of mail sent on request (made on first use)."""
+    with _QUEUE_LOCK:
+        found: MailQueue | None = getattr(app.state, "mail_queue", None)
+        if found is None:
+            settings: Settings = app.state.settings
+            allow = recipient_check(app.state.engine, settings.rate_limit_mail_recipient)
+            found = app.state.mail_queue = MailQueue(settings, allow)
+        return found
+
+
+def send_later(request: Request, message: EmailMessage) -> None:
+    """Send ``message`` after the answer (never inside the request), if its recipient is
+    within the per-recipient limit."""
+    mail_queue(request.app).put(message)
+
+
+@asynccontextmanager
+async def _drain_mail(app: Any) -> AsyncIterator[None]:
+    yield
+    found: MailQueue | None = getattr(app.state, "mail_queue", None)
+    if found is not None:  # on shutdown, give queued mail a moment to leave
+        await asyncio.to_thread(found.join, DRAIN_SECONDS)
+
+
+router = APIRouter(include_in_schema=False, lifespan=_drain_mail)
 
 
 def notice(
@@ -75,32 +107,29 @@ def signup(
     email: FormStr = "",
     password: FormStr = "",
 ) -> Response:
-    """Create an account and email a confirmation link (same answer for a known email)."""
+    """Create an account and email a confirmation link; a registered email gets the same
+    answer (its owner is told by mail), and a taken username is refused whatever the email."""
     check_csrf(request, csrf_token)
     settings = request.app.state.settings
     form = {"username": username, "email": email}
     limit(request, "signup", client_key(request))
     try:
         result = account_actions.signup(
-            request.app.state.engine, username=username, email=email, password=password
+            request.app.state.engine,
+            username=username,
+            email=email,
+            password=password,
+            settings=settings,
         )
     except AccountError as exc:
         return page(
             request, "signup.html", {"title": "Sign up", "form": form, "error": str(exc)}, 422
         )
     if result.user is not None:
-        sent = _send(request, mails.verification(settings, result.user))
+        send_later(request, mails.verification(settings, result.user))
     else:
         assert result.existing is not None
-        sent = _send(request, mails.already_registered(settings, result.existing))
-    if not sent:
-        return notice(
-            request,
-            "Email not sent",
-            "We could not send the confirmation email just now. Try again in a few minutes "
-            "from the log-in page.",
-            503,
-        )
+        send_later(request, mails.already_registered(settings, result.existing))
     return notice(
         request,
         "Check your inbox",
@@ -108,17 +137,34 @@ def signup(
     )
 
 
+def _bad_verify_link(request: Request, exc: TokenError) -> Response:
+    return notice(
+        request, "Link not valid", str(exc), 400, link=("/verify/resend", "Send a new link")
+    )
+
+
 @router.get("/verify")
-def verify(request: Request, token: str = "") -> Response:
-    """Confirm an email address from the link in the confirmation email."""
+def verify_form(request: Request, token: str = "") -> Response:
+    """The confirmation link's page: a button that confirms (GET changes nothing: mail link
+    scanners open links before people do)."""
+    token = token[:2000]
+    try:
+        account_actions.check_verification(request.app.state.settings, token)
+    except TokenError as exc:
+        return _bad_verify_link(request, exc)
+    return page(request, "verify.html", {"title": "Confirm your email", "token": token})
+
+
+@router.post("/verify")
+def verify(request: Request, csrf_token: Csrf = "", token: FormStr = "") -> Response:
+    """Confirm an email address (the button on the confirmation link's page)."""
+    check_csrf(request, csrf_token)
     try:
         user = account_actions.verify_email(
             request.app.state.engine, request.app.state.settings, token[:2000]
         )
     except TokenError as exc:
-        return notice(
-            request, "Link not valid", str(exc), 400, link=("/verify/resend", "Send a new link")
-        )
+        return _bad_verify_link(request, exc)
     return notice(
         request,
         "Email confirmed",
@@ -157,7 +203,7 @@ def _email_link(
         user = accounts.user_by_email(conn=conn, email=address)
     message = mail(request.app.state.settings, user) if user is not None else None
     if message is not None:
-        _send(request, message)
+        send_later(request, message)  # after the answer: same time for every address
     return notice(request, "Check your inbox", answer)
 
 
@@ -188,11 +234,13 @@ def login(
     password: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
-    """Check the credentials and start a session; wrong email and wrong password read the same."""
+    """Check the credentials and start a session; wrong email and wrong password read the same.
+    Attempts are limited per client address and per account (whatever the client address)."""
     check_csrf(request, csrf_token)
     engine = request.app.state.engine
     target = safe_next(next)
     limit(request, "login", client_key(request))
+    limit(request, "login", "account:" + account_actions.account_key(email))
     context = {"title": "Log in", "next": target, "form": {"email": email}}
     try:
         with engine.connect() as conn:
@@ -295,7 +343,14 @@ def _settings_page(
 ) -> Response:
     with request.app.state.engine.connect() as conn:
         tokens = accounts.list_tokens(conn=conn, user_id=user["id"])
-    return page(request, "settings.html", {"title": "Settings", "tokens": tokens, **extra}, status)
+    context = {
+        "title": "Settings",
+        "tokens": tokens,
+        "token_days": TOKEN_DAYS,
+        "now": dt.datetime.now(dt.UTC),
+        **extra,
+    }
+    return page(request, "settings.html", context, status)
 
 
 @router.get("/settings")
@@ -345,16 +400,20 @@ def change_password(
 
 
 @router.post("/settings/tokens")
-def new_token(request: Request, csrf_token: Csrf = "", name: FormStr = "") -> Response:
-    """Create an API token and show it once."""
+def new_token(
+    request: Request, csrf_token: Csrf = "", name: FormStr = "", days: FormStr = "0"
+) -> Response:
+    """Create an API token (expiring after ``days`` days, 0: never) and show it once."""
     user = current_user(request)
     if user is None:
         return login_required(request)
     check_csrf(request, csrf_token)
     require_active(user)
+    if not days.strip().isdigit() or int(days) not in TOKEN_DAYS:
+        return _settings_page(request, user, 422, error="Choose when the token expires.")
     with write_transaction(request.app.state.engine) as conn:
         token = account_actions.create_api_token(
-            conn, user_id=user["id"], name=" ".join(name.split())[:100] or "token"
+            conn, user_id=user["id"], name=" ".join(name.split())[:100] or "token", days=int(days)
         )
     return _settings_page(request, user, new_token=token)
 

@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dailypapers.community.accounts import TokenError
 from dailypapers.community.errors import ActionError
-from dailypapers.community.ratelimit import RateLimited
 from dailypapers.email import schedule, subscribers, tokens
 from dailypapers.email.preview import next_digest
 from dailypapers.email.render import (
@@ -25,8 +24,8 @@ from dailypapers.email.render import (
     preview_html,
 )
 from dailypapers.email.subscribers import SubscriptionError
-from dailypapers.mailer import Mailer, MailError
 from dailypapers.storage import subscriptions as repo
+from dailypapers.web.accounts import send_later
 from dailypapers.web.auth import CSRF_FIELD, check_csrf, client_key, current_user, limit
 from dailypapers.web.render import page
 
@@ -35,7 +34,8 @@ Text = Annotated[str, Form(max_length=5000)]
 Token = Annotated[str, Form(max_length=1000)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 FAVICON = '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
-Refused = (SubscriptionError, TokenError, ActionError, RateLimited)
+# RateLimited is not caught here: the app's handler answers 429 with Retry-After.
+Refused = (SubscriptionError, TokenError, ActionError)
 
 
 def _notice(
@@ -47,7 +47,7 @@ def _notice(
 
 
 def _refused(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status", 429 if isinstance(exc, RateLimited) else 400)
+    status = getattr(exc, "status", 400)
     return _notice(request, "That did not work", str(exc), status)
 
 
@@ -82,17 +82,14 @@ async def subscribe(request: Request) -> Response:
         prefs = _prefs(form)
         prefs["trending_count"] = request.app.state.settings.digest_trending_default
         row, needs_confirming = subscribers.request(
-            request.app.state.engine, email=email, prefs=prefs
+            request.app.state.engine, email=email, prefs=prefs, settings=request.app.state.settings
         )
     except Refused as exc:
         context = {"title": "Subscribe", "email": email[:320], "error": str(exc)}
         return page(request, "subscribe_form.html", context, getattr(exc, "status", 400))
     settings = request.app.state.settings
     build = confirmation_message if needs_confirming else already_subscribed_message
-    try:
-        Mailer(settings).send(build(settings, row))
-    except MailError:
-        return _notice(request, "Mail not sent", "We could not send mail just now. Try later.", 503)
+    send_later(request, build(settings, row))  # after the answer, within the recipient's limit
     return _notice(
         request,
         "Check your inbox",
@@ -253,7 +250,9 @@ async def save_user_preferences(request: Request) -> Response:
             if row is not None:
                 subscribers.set_status(engine, subscription_id=row["id"], status="unsubscribed")
         else:
-            subscribers.for_user(engine, user=user, prefs=_prefs(form))
+            subscribers.for_user(
+                engine, user=user, prefs=_prefs(form), settings=request.app.state.settings
+            )
     except Refused as exc:
         return _refused(request, exc)
     return RedirectResponse("/settings/email?saved=1", status_code=303)
