@@ -48,8 +48,11 @@ def search(
             limit=limit,
             highlight_hits=False,
         )
-    if result.message and not result.hits and "index" in result.message:
-        return api_error(503, result.message)
+    if result.unavailable is not None:
+        # The index is missing or damaged: say so (the database and the rest of the API work).
+        response = api_error(503, f"{result.message} ({result.unavailable.state})")
+        response.headers["Retry-After"] = "60"
+        return response
     return [{**shapes.daily_entry_json(hit.row), "score": hit.score} for hit in result.hits]
 
 

@@ -10,7 +10,7 @@ from dailypapers.api.shapes import daily_entry_json
 from dailypapers.cli.main import Context, one_line_errors, pass_context
 from dailypapers.index.build import run_index
 from dailypapers.index.embedder import default_embedder
-from dailypapers.index.snapshot import SnapshotStore
+from dailypapers.index.snapshot import IndexUnavailable, SnapshotStore
 from dailypapers.queries.search import Searcher
 
 
@@ -24,16 +24,26 @@ from dailypapers.queries.search import Searcher
 @pass_context
 @one_line_errors
 def index(ctx: Context, embed: bool | None, progress: bool) -> None:
-    """Embed new or changed papers, then rebuild the search index (resumable)."""
+    """Embed new or changed papers, then rebuild the search index (resumable).
+
+    ``--no-embed`` computes no new vectors but keeps the stored ones in the index.
+    """
     settings = ctx.settings
     use_embeddings = settings.semantic_search if embed is None else embed
-    report = run_index(
-        engine=ctx.engine,
-        root=settings.index_dir,
-        embedder=default_embedder() if use_embeddings else None,
-        batch_size=settings.embed_batch_size,
-        progress=progress,
-    )
+    embedder = default_embedder()  # its key names the stored vectors; loaded only to embed
+    try:
+        report = run_index(
+            engine=ctx.engine,
+            root=settings.index_dir,
+            embedder=embedder if use_embeddings else None,
+            batch_size=settings.embed_batch_size,
+            progress=progress,
+            model=embedder.key,
+        )
+    except IndexUnavailable as exc:
+        raise click.ClickException(
+            f"the new search index could not be opened ({exc}); the current one is kept"
+        ) from None
     click.echo(report.summary())
 
 
@@ -56,6 +66,8 @@ def search(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -> No
     searcher = Searcher(SnapshotStore(settings.index_dir), embedder, settings.vector_search)
     with ctx.engine.connect() as conn:
         result = searcher.search(conn=conn, q=query, mode=mode, limit=limit)  # type: ignore[arg-type]
+    if result.unavailable is not None:
+        raise click.ClickException(f"{result.message} ({result.unavailable})")
     if result.message and not result.hits:
         raise click.ClickException(result.message)
     if as_json:

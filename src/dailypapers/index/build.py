@@ -101,7 +101,8 @@ def import_vectors(
 
 
 def build(*, engine: Engine, root: Path, model: str | None) -> tuple[int, Path]:
-    """Build a snapshot of every visible paper and make it current."""
+    """Build a snapshot of every visible paper (with the stored vectors of ``model``, if
+    any) and make it current; pages cached before it are rebuilt (related papers change)."""
     items: list[SnapshotPaper] = []
     vectors: dict[str, npt.NDArray[np.float32]] = {}
     with engine.connect() as conn:
@@ -121,7 +122,11 @@ def build(*, engine: Engine, root: Path, model: str | None) -> tuple[int, Path]:
         if model is not None:
             for ids, block in embeddings.load_all(conn=conn, model=model):
                 vectors.update(zip(ids, block, strict=True))
-    directory = build_snapshot(root, items, vectors, model=model, revision=revision)
+    directory = build_snapshot(
+        root, items, vectors, model=model if vectors else None, revision=revision
+    )
+    with write_transaction(engine) as conn:
+        runs.bump_revision(conn=conn)
     return len(items), directory
 
 
@@ -132,8 +137,13 @@ def run_index(
     embedder: Embedder | None,
     batch_size: int = 256,
     progress: bool = False,
+    model: str | None = None,
 ) -> IndexReport:
-    """Embed what is stale (unless ``embedder`` is None), then build and switch a snapshot."""
+    """Embed what is stale (unless ``embedder`` is None), then build and switch a snapshot.
+
+    The snapshot carries every stored vector of the embedder's model (``model`` when no
+    embedder is given: ``--no-embed`` skips computing new vectors, it keeps the others).
+    """
     report = IndexReport()
     # One index run at a time per database (a second one says "already running").
     with stage_lock(engine, "index", wait=False):
@@ -143,7 +153,7 @@ def run_index(
             )
         started = time.perf_counter()
         report.papers, directory = build(
-            engine=engine, root=root, model=embedder.key if embedder else None
+            engine=engine, root=root, model=embedder.key if embedder else model
         )
         report.build_seconds = time.perf_counter() - started
     report.snapshot = directory.name

@@ -2,19 +2,33 @@
 ``dailypapers index`` into ``<data_dir>/index/<build>/`` and switched atomically.
 
 Searches keep using the previous snapshot while a new one is built; each worker process
-notices the switch on its next search (one ``stat`` call) and memory-maps the new files.
+notices the switch on its next search (one read of ``CURRENT`` and a ``stat`` per file) and
+memory-maps the new files.
+
+A snapshot is checked when it is opened (every file present with the size its manifest
+records, arrays of consistent shapes): a missing, truncated or garbled file, or a ``CURRENT``
+that names no usable build, raises :class:`IndexUnavailable`, the one error every caller
+handles. The store then serves the newest older build that opens, and says what is wrong.
+``build_snapshot`` opens a new build before switching to it, and removes the temporary
+folders of builds that were killed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +38,39 @@ from dailypapers.index.keyword import IndexedDoc, KeywordIndex
 
 EPOCH = dt.date(1970, 1, 1)
 KEEP_BUILDS = 2
+BUILD_NAME = re.compile(r"^build-[0-9]{8}T[0-9]{12}$")
+TMP_NAME = re.compile(r"^\.tmp-(?P<stamp>[0-9T]+)(?:-(?P<pid>[0-9]+)@(?P<host>.+))?$")
+# A temporary build folder untouched this long belongs to a dead build whatever its owner.
+STALE_TMP_SECONDS = 6 * 3600
+# How long a failure to open a build is remembered before it is tried again.
+RETRY_SECONDS = 30.0
+# Postings arrays up to this many entries are range-checked whenever they are opened.
+DEEP_CHECK_ENTRIES = 32_000_000
+FIELDS = ("title", "author", "category")
+
+log = logging.getLogger(__name__)
+
+State = Literal["ok", "missing", "broken"]
+
+
+class IndexUnavailable(Exception):
+    """The search index cannot be used: not built yet (``missing``) or damaged (``broken``)."""
+
+    def __init__(self, state: State, reason: str, build: str | None = None) -> None:
+        self.state = state
+        self.reason = reason
+        self.build = build
+        super().__init__(f"{build}: {reason}" if build else reason)
+
+    @property
+    def notice(self) -> str:
+        """What a visitor is told (no file names)."""
+        if self.state == "missing":
+            return "The search index is not built yet: run `dailypapers index`."
+        return (
+            "Search is unavailable: the search index is damaged. "
+            "The site's operator can rebuild it with `dailypapers index`."
+        )
 
 
 @dataclass(slots=True)
@@ -38,12 +85,50 @@ class SnapshotPaper:
     published: dt.date
 
 
-class Snapshot:
-    """One built snapshot, memory-mapped."""
+class _Damaged(Exception):
+    """A check of a snapshot's files failed."""
 
-    def __init__(self, directory: Path) -> None:
+
+def _describe(exc: BaseException) -> str:
+    """An error in a few words, without absolute paths."""
+    if isinstance(exc, _Damaged):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        name = Path(str(exc.filename)).name if exc.filename else ""
+        return f"{name}: {exc.strerror}" if name else exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise _Damaged(reason)
+
+
+class Snapshot:
+    """One built snapshot, checked and memory-mapped (raises :class:`IndexUnavailable`)."""
+
+    def __init__(self, directory: Path, *, deep: bool | None = None) -> None:
         self.directory = directory
-        self.meta = json.loads((directory / "snapshot.json").read_text())
+        try:
+            self._open(directory)
+            self._check(deep)
+        except Exception as exc:  # anything that stops a build from opening means broken
+            raise IndexUnavailable("broken", _describe(exc), directory.name) from exc
+
+    def _open(self, directory: Path) -> None:
+        self.meta: dict[str, Any] = json.loads((directory / "snapshot.json").read_text())
+        _require(isinstance(self.meta, dict), "snapshot.json: not an object")
+        files: dict[str, int] = self.meta.get("files") or {}
+        for name, size in files.items():
+            path = directory / Path(name).name
+            if not path.is_file():
+                raise _Damaged(f"{name} is missing")
+            actual = path.stat().st_size
+            _require(actual == size, f"{name} is truncated or damaged ({actual} bytes of {size})")
+        listed = set(files) or {p.name for p in directory.iterdir() if p.is_file()}
+        self.files = sorted({*listed, "snapshot.json"})
+        self.fingerprint = self._fingerprint()
         self.doc_ids: npt.NDArray[np.str_] = np.load(directory / "doc_ids.npy")
         self.published: npt.NDArray[np.int32] = np.load(directory / "published.npy", mmap_mode="r")
         self.keyword = KeywordIndex.load(directory)
@@ -53,6 +138,57 @@ class Snapshot:
         )
         self.model: str | None = self.meta.get("model")
         self.ann: Any | None = ann.load(directory)
+
+    def _check(self, deep: bool | None) -> None:
+        """Shapes and bounds that searches rely on (``deep``: every posting as well)."""
+        n = len(self.doc_ids)
+        _require(self.doc_ids.ndim == 1, "doc_ids.npy: not a list")
+        _require(int(self.meta.get("papers", -1)) == n, "doc_ids.npy: wrong number of papers")
+        _require(bool(n < 2 or np.all(self.doc_ids[1:] > self.doc_ids[:-1])), "doc_ids unsorted")
+        _require(
+            self.published.shape == (n,) and self.published.dtype == np.int32,
+            "published.npy: wrong shape",
+        )
+        keyword = self.keyword
+        _require(keyword.n_docs == n, "keyword.json: wrong number of papers")
+        _require(set(FIELDS) <= set(keyword.fields), "keyword.json: a filter field is missing")
+        if deep is None:
+            deep = len(keyword.indices) <= DEEP_CHECK_ENTRIES
+        _require(len(keyword.data) == len(keyword.indices), "bm25: data and indices differ")
+        _check_postings("bm25", keyword.vocabulary, keyword.indptr, keyword.indices, n, deep)
+        for name, postings in keyword.fields.items():
+            _check_postings(name, postings.vocabulary, postings.indptr, postings.indices, n, deep)
+        if self.model is not None:
+            _require(self.vectors is not None, "vectors.npy is missing")
+        if self.vectors is not None:
+            _require(
+                self.vectors.ndim == 2
+                and self.vectors.shape[0] == n
+                and self.vectors.dtype == np.float32,
+                "vectors.npy: wrong shape",
+            )
+            if self.ann is not None:
+                _require(
+                    self.ann.ndim == self.vectors.shape[1] and len(self.ann) <= n,
+                    "vectors.usearch: does not match the vectors",
+                )
+
+    def _fingerprint(self) -> list[tuple[int, int, int]]:
+        stats = [os.stat(self.directory / name) for name in self.files]
+        return [(s.st_ino, s.st_size, s.st_mtime_ns) for s in stats]
+
+    def unchanged(self) -> bool:
+        """Whether its files are still the ones opened (a truncated mapped file kills the
+        process that reads it, so a changed file is noticed before it is read)."""
+        try:
+            return self._fingerprint() == self.fingerprint
+        except OSError:
+            return False
+
+    @property
+    def name(self) -> str:
+        """The build's folder name."""
+        return self.directory.name
 
     @property
     def n_docs(self) -> int:
@@ -73,6 +209,26 @@ class Snapshot:
         return (day - EPOCH).days
 
 
+def _check_postings(
+    name: str,
+    vocabulary: dict[str, int],
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    n_docs: int,
+    deep: bool,
+) -> None:
+    _require(
+        indptr.ndim == 1 and len(indptr) == len(vocabulary) + 1, f"{name}: wrong vocabulary size"
+    )
+    _require(int(indptr[0]) == 0 and int(indptr[-1]) == len(indices), f"{name}: wrong offsets")
+    _require(bool(np.all(np.diff(indptr) >= 0)), f"{name}: offsets out of order")
+    _require(max(vocabulary.values(), default=-1) < len(vocabulary), f"{name}: bad term ids")
+    if deep and len(indices):
+        _require(
+            int(indices.min()) >= 0 and int(indices.max()) < n_docs, f"{name}: bad paper numbers"
+        )
+
+
 def build_snapshot(
     root: Path,
     papers: list[SnapshotPaper],
@@ -81,15 +237,48 @@ def build_snapshot(
     model: str | None,
     revision: int,
 ) -> Path:
-    """Write a new snapshot under ``root`` and make it current; returns its directory."""
+    """Write a new snapshot under ``root``, open it, and only then make it current.
+
+    Raises :class:`IndexUnavailable` (``CURRENT`` unchanged) when the new build cannot be
+    opened; a failed build leaves no temporary folder behind.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    clean_stale_builds(root)
     papers = sorted(papers, key=lambda p: p.arxiv_id)
+    keyword = KeywordIndex.build(
+        IndexedDoc(p.title, p.abstract, p.authors, p.categories) for p in papers
+    )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     directory = root / f"build-{stamp}"
-    tmp = root / f".tmp-{stamp}"
-    tmp.mkdir(parents=True)
-    KeywordIndex.build(
-        IndexedDoc(p.title, p.abstract, p.authors, p.categories) for p in papers
-    ).save(tmp)
+    tmp = root / f".tmp-{stamp}-{os.getpid()}@{socket.gethostname()}"
+    tmp.mkdir()
+    try:
+        _write(tmp, keyword, papers, vectors, model=model, revision=revision)
+        Snapshot(tmp, deep=True)  # refuse to switch to what cannot be opened
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    pointer = root / "CURRENT.tmp"
+    with pointer.open("w") as handle:
+        handle.write(directory.name)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(pointer, root / "CURRENT")
+    _prune(root, keep=directory.name)
+    return directory
+
+
+def _write(
+    tmp: Path,
+    keyword: KeywordIndex,
+    papers: list[SnapshotPaper],
+    vectors: dict[str, npt.NDArray[np.float32]],
+    *,
+    model: str | None,
+    revision: int,
+) -> None:
+    keyword.save(tmp)
     np.save(tmp / "doc_ids.npy", np.asarray([p.arxiv_id for p in papers], dtype=np.str_))
     np.save(
         tmp / "published.npy",
@@ -104,20 +293,23 @@ def build_snapshot(
                 matrix[number] = vector
         np.save(tmp / "vectors.npy", matrix)
         ann.build(matrix, tmp)
+    files = {}
+    for path in sorted(tmp.iterdir()):
+        with path.open("rb") as handle:  # on disk before CURRENT names it
+            os.fsync(handle.fileno())
+        files[path.name] = path.stat().st_size
     meta = {
         "built_at": dt.datetime.now(dt.UTC).isoformat(),
         "papers": len(papers),
         "embedded": len(vectors),
         "model": model,
         "revision": revision,
+        "files": files,
     }
-    (tmp / "snapshot.json").write_text(json.dumps(meta))
-    tmp.rename(directory)
-    pointer = root / "CURRENT.tmp"
-    pointer.write_text(directory.name)
-    os.replace(pointer, root / "CURRENT")
-    _prune(root, keep=directory.name)
-    return directory
+    with (tmp / "snapshot.json").open("w") as handle:
+        handle.write(json.dumps(meta))
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _prune(root: Path, keep: str) -> None:
@@ -128,24 +320,189 @@ def _prune(root: Path, keep: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def clean_stale_builds(root: Path, *, now: float | None = None) -> list[str]:
+    """Remove temporary folders of builds that died (their process is gone, or they were
+    left untouched for ``STALE_TMP_SECONDS``); returns their names."""
+    now = time.time() if now is None else now
+    host = socket.gethostname()
+    removed = []
+    for path in root.glob(".tmp-*"):
+        match = TMP_NAME.match(path.name)
+        try:
+            idle = now - path.stat().st_mtime
+        except OSError:
+            continue
+        owner_gone = bool(
+            match and match["pid"] and match["host"] == host and not _alive(int(match["pid"]))
+        )
+        if owner_gone or idle > STALE_TMP_SECONDS:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@dataclass(slots=True)
+class IndexStatus:
+    """What ``/health`` says about the search index."""
+
+    state: State
+    build: str | None = None
+    serving: str | None = None
+    built_at: str | None = None
+    age_seconds: int | None = None
+    papers: int | None = None
+    problem: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The non-empty fields."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(slots=True)
+class _Opened:
+    pointer: str | None
+    snapshot: Snapshot | None
+    error: IndexUnavailable | None
+    at: float
+
+
 class SnapshotStore:
-    """Hands out the current snapshot of a data directory, reloading after a switch."""
+    """Hands out the current snapshot of a data directory, reloading after a switch.
+
+    When the build ``CURRENT`` names cannot be opened, the newest older build that opens is
+    served instead (and the problem reported); with none, :class:`IndexUnavailable`.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._lock = threading.Lock()
-        self._loaded: tuple[str, Snapshot] | None = None
+        self._opened: _Opened | None = None
+        self._broken: dict[str, tuple[float, IndexUnavailable]] = {}
 
-    def current(self) -> Snapshot | None:
-        """The current snapshot, or None when ``dailypapers index`` has not run yet."""
+    def _pointer(self) -> str | None:
         try:
-            name = (self.root / "CURRENT").read_text().strip()
+            return (self.root / "CURRENT").read_text(errors="replace").strip()
         except FileNotFoundError:
             return None
-        loaded = self._loaded
-        if loaded is not None and loaded[0] == name:
-            return loaded[1]
+        except OSError as exc:
+            return f"unreadable CURRENT: {_describe(exc)}"
+
+    def _fresh(self, opened: _Opened | None, pointer: str | None) -> bool:
+        if opened is None or opened.pointer != pointer:
+            return False
+        if opened.snapshot is not None and not opened.snapshot.unchanged():
+            return False
+        return opened.error is None or time.monotonic() - opened.at < RETRY_SECONDS
+
+    def _state(self) -> _Opened:
+        pointer = self._pointer()
+        opened = self._opened
+        if self._fresh(opened, pointer):
+            assert opened is not None
+            return opened
         with self._lock:
-            if self._loaded is None or self._loaded[0] != name:
-                self._loaded = (name, Snapshot(self.root / name))
-            return self._loaded[1]
+            if not self._fresh(self._opened, pointer):
+                self._opened = self._open(pointer)
+            return self._opened  # type: ignore[return-value]
+
+    def current(self) -> Snapshot:
+        """The snapshot searches use; raises :class:`IndexUnavailable` when there is none."""
+        opened = self._state()
+        if opened.snapshot is None:
+            assert opened.error is not None
+            raise opened.error
+        return opened.snapshot
+
+    def _builds(self) -> list[str]:
+        try:
+            names = [p.name for p in self.root.iterdir() if BUILD_NAME.match(p.name)]
+        except OSError:
+            return []
+        return sorted(names, reverse=True)
+
+    def _load(self, name: str) -> Snapshot:
+        remembered = self._broken.get(name)
+        if remembered and time.monotonic() - remembered[0] < RETRY_SECONDS:
+            raise remembered[1]
+        previous = self._opened.snapshot if self._opened else None
+        if previous is not None and previous.name == name and previous.unchanged():
+            return previous
+        try:
+            return Snapshot(self.root / name)
+        except IndexUnavailable as exc:
+            self._broken[name] = (time.monotonic(), exc)
+            raise
+
+    def _open(self, pointer: str | None) -> _Opened:
+        builds = self._builds()
+        error: IndexUnavailable | None = None
+        if pointer is None and not builds:
+            error = IndexUnavailable("missing", "not built yet: run `dailypapers index`")
+        elif pointer is None:
+            error = IndexUnavailable("broken", "the CURRENT file is missing")
+        elif not BUILD_NAME.match(pointer):
+            error = IndexUnavailable("broken", f"CURRENT names no build ({pointer[:40]!r})")
+        else:
+            try:
+                return _Opened(pointer, self._load(pointer), None, time.monotonic())
+            except IndexUnavailable as exc:
+                error = exc
+        if error.state == "broken":
+            log.error("search index: %s", error)
+            for name in builds:
+                if name == pointer:
+                    continue
+                with suppress(IndexUnavailable):
+                    fallback = self._load(name)
+                    log.warning("search index: serving the older build %s", name)
+                    return _Opened(pointer, fallback, error, time.monotonic())
+        return _Opened(pointer, None, error, time.monotonic())
+
+    @contextmanager
+    def use(self) -> Iterator[Snapshot]:
+        """The current snapshot for one search; a failure that a fresh check of its files
+        explains marks the build broken and becomes :class:`IndexUnavailable`."""
+        snapshot = self.current()
+        try:
+            yield snapshot
+        except (IndexError, ValueError, KeyError, EOFError, OSError) as exc:
+            try:
+                Snapshot(snapshot.directory, deep=True)
+            except IndexUnavailable as problem:
+                with self._lock:
+                    self._broken[snapshot.name] = (time.monotonic(), problem)
+                    self._opened = None
+                raise problem from exc
+            raise
+
+    def status(self) -> IndexStatus:
+        """State of the index for ``/health``: ok, missing or broken, with build and age."""
+        try:
+            opened = self._state()
+        except Exception as exc:  # /health must answer whatever the files hold
+            return IndexStatus("broken", problem=_describe(exc))
+        if opened.error is not None and opened.error.state == "missing":
+            return IndexStatus("missing", problem=opened.error.reason)
+        status = IndexStatus("ok" if opened.error is None else "broken", build=opened.pointer)
+        if opened.error is not None:
+            status.problem = str(opened.error)
+        snapshot = opened.snapshot
+        if snapshot is not None:
+            status.serving = snapshot.name
+            status.papers = snapshot.n_docs
+            status.built_at = str(snapshot.meta.get("built_at") or "") or None
+            with suppress(TypeError, ValueError):
+                built = dt.datetime.fromisoformat(str(status.built_at))
+                status.age_seconds = int((dt.datetime.now(dt.UTC) - built).total_seconds())
+        return status

@@ -203,9 +203,21 @@ def listing_fields(raw: RawPaper) -> tuple[dt.date | None, str | None, int | Non
 
 
 def normalize(raw: RawPaper) -> Paper:
-    """Validate and normalise one raw record; raises ``Rejected`` with the reason."""
+    """Validate and normalise one raw record; raises ``Rejected`` with the reason.
+
+    Nothing else escapes: a field of the wrong type or any other surprise rejects the record.
+    """
+    try:
+        return _normalize(raw)
+    except Rejected:
+        raise
+    except Exception as exc:
+        raise Rejected(f"unreadable record: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _normalize(raw: RawPaper) -> Paper:
     if raw.error:
-        raise Rejected(raw.error)
+        raise Rejected(strip_controls(str(raw.error))[:500])
     if not raw.arxiv_id:
         raise Rejected("missing arXiv id")
     arxiv_id, id_version = parse_arxiv_id(raw.arxiv_id)

@@ -1,7 +1,8 @@
 """Search and related papers: one function behind ``/search``, ``/api/papers/search`` and the CLI.
 
 Any input yields results or a message, never an exception: the query parser accepts
-everything, unknown filters match nothing, and a missing index says how to build it.
+everything, unknown filters match nothing, and a missing or damaged index says so
+(``SearchResults.unavailable``; related papers are then simply empty).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.index import ann
 from dailypapers.index.embedder import Embedder
-from dailypapers.index.snapshot import Snapshot, SnapshotStore
+from dailypapers.index.snapshot import IndexUnavailable, Snapshot, SnapshotStore
 from dailypapers.index.text import analyse, words
 from dailypapers.queries.highlight import excerpt_around, highlight, query_stems
 from dailypapers.ranking import hybrid
@@ -72,6 +73,7 @@ class SearchResults:
     limit: int = 20
     message: str | None = None
     milliseconds: float = 0.0
+    unavailable: IndexUnavailable | None = None
 
     @property
     def pages(self) -> int:
@@ -129,12 +131,26 @@ class Searcher:
         """
         started = time.perf_counter()
         result = SearchResults(query=q, mode=mode, sort=sort, page=page, limit=limit)
+        try:
+            with self.store.use() as snapshot:
+                self._search(conn, snapshot, result, filters or Filters(), highlight_hits)
+        except IndexUnavailable as exc:
+            result.hits, result.total = [], 0
+            result.message, result.unavailable = exc.notice, exc
+        result.milliseconds = (time.perf_counter() - started) * 1000
+        return result
+
+    def _search(
+        self,
+        conn: Connection,
+        snapshot: Snapshot,
+        result: SearchResults,
+        filters: Filters,
+        highlight_hits: bool,
+    ) -> None:
+        q, mode, sort = result.query, result.mode, result.sort
+        page, limit = result.page, result.limit
         parsed = parse_query(q)
-        filters = filters or Filters()
-        snapshot = self.store.current()
-        if snapshot is None:
-            result.message = "The search index is not built yet: run `dailypapers index`."
-            return result
         text = parsed.text
         keep = _mask(snapshot, parsed, filters)
         if not text and keep is None:
@@ -143,7 +159,7 @@ class Searcher:
                 if not q.strip()
                 else ("Nothing to search for in that query: try other words.")
             )
-            return result
+            return
         ranked = self._rank(conn, snapshot, parsed, keep, mode, text)
         positions = ranked.positions[:MAX_RESULTS]
         ids: list[str] = snapshot.doc_ids[positions].tolist()
@@ -178,8 +194,6 @@ class Searcher:
             )
         if not result.total:
             result.message = "No papers match that search."
-        result.milliseconds = (time.perf_counter() - started) * 1000
-        return result
 
     def _rank(
         self,
@@ -291,9 +305,20 @@ class Searcher:
         return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))
 
     def similar(self, *, conn: Connection, arxiv_id: str, limit: int = 6) -> list[RowMapping]:
-        """Papers nearest to ``arxiv_id`` by embedding, itself excluded."""
-        snapshot = self.store.current()
-        if snapshot is None or snapshot.vectors is None:
+        """Papers nearest to ``arxiv_id`` by embedding, itself excluded (none when the index
+        is missing or damaged: a paper page shows without them)."""
+        try:
+            with self.store.use() as snapshot:
+                ids = self._similar(conn, snapshot, arxiv_id, limit)
+        except IndexUnavailable:
+            return []
+        rows = daily.entries_for_papers(conn=conn, ids=ids)
+        return [rows[pid] for pid in ids if pid in rows]
+
+    def _similar(
+        self, conn: Connection, snapshot: Snapshot, arxiv_id: str, limit: int
+    ) -> list[str]:
+        if snapshot.vectors is None:
             return []
         position = int(snapshot.positions([arxiv_id])[0])
         if position >= 0 and snapshot.vectors[position].any():
@@ -309,8 +334,7 @@ class Searcher:
         ids = [
             str(snapshot.doc_ids[p]) for p in ranked.positions if snapshot.doc_ids[p] != arxiv_id
         ]
-        rows = daily.entries_for_papers(conn=conn, ids=ids[:limit])
-        return [rows[pid] for pid in ids[:limit] if pid in rows]
+        return ids[:limit]
 
 
 def _docs_with_all(snapshot: Snapshot, field: str, values: list[str]) -> npt.NDArray[np.int64]:

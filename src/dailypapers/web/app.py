@@ -26,6 +26,7 @@ from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Searcher
 from dailypapers.settings import Settings
 from dailypapers.storage.engine import engine_from_settings
+from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
 from dailypapers.web.cache import ResponseCache, SecurityHeaders
 from dailypapers.web.community import router as community_router
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         default_embedder() if settings.semantic_search else None,
         settings.vector_search,
     )
+    # A full disk or a database that does not answer: 503 with Retry-After, never a 500.
+    outage.install(app, data_dir=settings.data_dir, engine=app.state.engine)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Specific paths (``/api/papers/{id}/comments``) before the catch-all ``/papers/{id:path}``.
     app.include_router(community_api_router)

@@ -142,12 +142,25 @@ def paper_page(
 
 
 @router.get("/health")
-def health(request: Request) -> Response:
-    """Checks the database answers; 503 when it does not."""
+def health(request: Request, searcher: Annotated[Searcher, Depends(get_searcher)]) -> Response:
+    """503 when the database does not answer; otherwise 200, ``"status": "degraded"`` when
+    the search index is broken or storage is full (the site still serves pages)."""
+    index = searcher.store.status().as_json()
+    storage = request.app.state.storage_alarm.status()
     try:
         with connect(request) as conn:
             conn.execute(text("SELECT 1"))
             papers = count_papers(conn=conn)
     except Exception as exc:  # any database failure means unhealthy
-        return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "papers": papers})
+        body = {"status": "error", "database": str(exc)[:200], "index": index, "storage": storage}
+        return JSONResponse(body, status_code=503)
+    degraded = index["state"] == "broken" or storage["state"] != "ok"
+    return JSONResponse(
+        {
+            "status": "degraded" if degraded else "ok",
+            "database": "ok",
+            "papers": papers,
+            "index": index,
+            "storage": storage,
+        }
+    )

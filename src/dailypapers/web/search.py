@@ -89,4 +89,6 @@ def search_page(
             "categories": CATEGORIES,
             "query": q,
         },
+        # A missing or damaged index: the page explains it, with the status that says so.
+        503 if result is not None and result.unavailable is not None else 200,
     )
