@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value production refuses
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - a value every install refuses
+# Secrets copied from examples and templates: anyone can sign links with them, so they are
+# refused outright (compared case-insensitively, ignoring spaces, dashes and underscores).
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "changethis", "secret", "secretkey", "password", "default", "test", "xxx"}
+)
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 
 class Settings(BaseSettings):
@@ -39,8 +47,11 @@ class Settings(BaseSettings):
         "For PostgreSQL: `postgresql+psycopg://user:pass@host:5432/dbname`.",
     )
     secret_key: str = Field(
-        PLACEHOLDER_SECRET,
-        description="Signs cookies and tokens. Must be set to a long random value in production.",
+        "",
+        description="Signs cookies and tokens (sign-in, email, unsubscribe links). Empty: a "
+        "random key is made on first start and kept in `<data_dir>/secret_key` (mode 600); every "
+        "node of a multi-node install must share it (same file or same value). Placeholders "
+        "such as `change-me` are refused.",
     )
     site_name: str = Field("Daily Papers", description="Name shown in the header and titles.")
     base_url: str = Field(
@@ -186,6 +197,24 @@ class Settings(BaseSettings):
         "per recipient address, whoever asks: over it, the page answers as usual and no mail "
         "is sent.",
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "`X-Forwarded-For`/`X-Forwarded-Proto` are believed (client addresses for rate limits); "
+        "`*` trusts every peer (only when nothing but the proxy can reach the app).",
+    )
+    body_limit_kb: int = Field(
+        1024,
+        ge=1,
+        description="Largest request body accepted, in KiB; larger ones get 413 before they "
+        "are read.",
+    )
+    cache_max_mb: int = Field(
+        64,
+        ge=0,
+        description="Memory for cached anonymous pages per worker process, in MiB (least "
+        "recently used pages are dropped first); 0 turns the cache off.",
+    )
 
     @field_validator("rate_limit_subscribe", "rate_limit_mail_recipient")
     @classmethod
@@ -219,14 +248,27 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32
-        ):
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: str) -> str:
+        if is_placeholder_secret(value):
             raise ValueError(
-                "DAILYPAPERS_SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production"
+                f"DAILYPAPERS_SECRET_KEY is a placeholder ({value!r}) that anyone could sign "
+                "links with: set a long random value (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))') or leave it empty to have one generated "
+                "in the data directory"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_secret(self) -> Settings:
+        if not self.secret_key:
+            # Frozen model: the generated key replaces the empty value once, here.
+            object.__setattr__(self, "secret_key", stored_secret(self.data_dir / SECRET_FILE))
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError(
+                "DAILYPAPERS_SECRET_KEY must be a random value of at least 32 characters "
+                "in production (or empty, to use the generated one)"
             )
         return self
 
@@ -251,6 +293,37 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dailypapers.sqlite3').resolve()}"
+
+
+def is_placeholder_secret(value: str) -> bool:
+    """Whether ``value`` is a well-known example secret (``change-me``, ``secret``...)."""
+    folded = "".join(ch for ch in value.lower() if ch.isalnum())
+    return bool(value) and (not folded or folded in PLACEHOLDER_SECRETS)
+
+
+def stored_secret(path: Path) -> str:
+    """The key kept in ``path``, made (random, mode 600) by the first process that needs it."""
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if secret:
+        return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        os.link(fresh, path)  # atomic: of two workers starting together, one key wins
+    except FileExistsError:
+        pass
+    finally:
+        fresh.unlink()
+    secret = path.read_text().strip()
+    if not secret:
+        raise ValueError(f"{path} is empty: delete it or set DAILYPAPERS_SECRET_KEY")
+    return secret
 
 
 @functools.cache

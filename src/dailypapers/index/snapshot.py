@@ -174,7 +174,9 @@ class Snapshot:
                 )
 
     def _fingerprint(self) -> list[tuple[int, int, int]]:
-        stats = [os.stat(self.directory / name) for name in self.files]
+        if not hasattr(self, "_paths"):
+            self._paths = [os.path.join(self.directory, name) for name in self.files]
+        stats = [os.stat(path) for path in self._paths]
         return [(s.st_ino, s.st_size, s.st_mtime_ns) for s in stats]
 
     def unchanged(self) -> bool:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -28,10 +27,11 @@ from dailypapers.settings import Settings
 from dailypapers.storage.engine import engine_from_settings
 from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
-from dailypapers.web.cache import ResponseCache, SecurityHeaders
+from dailypapers.web.cache import ResponseCache
 from dailypapers.web.community import router as community_router
+from dailypapers.web.middleware import SiteApp
 from dailypapers.web.pages import router as pages_router
-from dailypapers.web.render import page
+from dailypapers.web.render import TEMPLATES, page
 from dailypapers.web.search import router as search_pages_router
 from dailypapers.web.subscriptions import router as subscriptions_router
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             threading.Thread(target=searcher.warm_up, daemon=True).start()
         yield
 
-    app = FastAPI(
+    app = SiteApp(
         lifespan=lifespan,
         title=settings.site_name,
         version=__version__,
@@ -131,16 +131,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> Response:
-        # Swagger UI served from the package, so the reference works without a CDN.
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{settings.site_name} API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
+    def docs(request: Request) -> Response:
+        # Swagger UI served from the package (no CDN), started by a static script (CSP).
+        return TEMPLATES.TemplateResponse(
+            request, "api_docs.html", {"title": f"{settings.site_name} API"}
         )
 
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(ResponseCache, engine=app.state.engine, vote_lag=settings.cache_vote_lag)
+    app.add_middleware(
+        ResponseCache,
+        engine=app.state.engine,
+        max_bytes=settings.cache_max_mb << 20,
+        vote_lag=settings.cache_vote_lag,
+    )
     return app
