@@ -337,6 +337,29 @@ def test_snapshot_with_a_far_date_ingests_through_the_cli(
     assert "2 unchanged" in run_cli("ingest", "snapshot", str(path), "--no-progress")
 
 
+def test_a_parser_surprise_in_one_feed_item_becomes_an_error_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dailypapers.sources import rss
+
+    feed = (Path(__file__).parents[1] / "sources" / "fixtures" / "rss_cs.LG+cs.CL.xml").read_text()
+    expected = list(rss.parse_listing(feed))
+    parse_item = rss._parse_rss_item
+
+    calls = itertools.count()
+
+    def surprising(item: Any, feed_date: str | None) -> RawPaper:
+        if next(calls) == 0:  # the first item makes the parser raise
+            raise OverflowError("date value out of range")
+        return parse_item(item, feed_date)
+
+    monkeypatch.setattr(rss, "_parse_rss_item", surprising)
+    got = list(rss.parse_listing(feed))
+    assert len(got) == len(expected) and len(expected) > 1
+    assert got[0].error == "unreadable record: OverflowError: date value out of range"
+    assert got[0].cursor == "1" and got[1:] == expected[1:]
+
+
 def _text() -> st.SearchStrategy[str]:
     return st.text(
         alphabet=st.characters(codec=None, exclude_categories=()), max_size=60

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 
 from dailypapers.records import RawPaper, SourceError
+from dailypapers.sources.guard import one_record
 from dailypapers.sources.http import Fetcher
 from dailypapers.sources.xmlparse import NS, Element, parse_xml, text_of
 
@@ -77,8 +78,8 @@ def fetch_api(
         _raise_on_error_entry(entries)
         if not entries:
             return
-        for offset, entry in enumerate(entries):
-            yield parse_entry(entry, cursor=str(start + offset + 1))
+        for offset, entry in enumerate(entries, start=start + 1):
+            yield one_record(str(offset), f"entry {offset}", parse_entry, entry, cursor=str(offset))
         start += len(entries)
         total = text_of(feed, "opensearch:totalResults")
         if total is not None and total.strip().isdigit() and start >= int(total):

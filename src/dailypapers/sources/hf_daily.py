@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from dailypapers.records import RawPaper, SourceError
+from dailypapers.sources.guard import one_record
 from dailypapers.sources.http import Fetcher
 
 DEFAULT_URL = "https://huggingface.co/api/daily_papers"
@@ -43,10 +44,7 @@ def parse_hf_daily(
     skip = int(resume) if resume else 0
     for position, entry in enumerate(entries[skip:], start=skip + 1):
         ref, cursor = f"entry {position}", str(position)
-        try:
-            yield _paper(entry, day, cursor)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            yield RawPaper(error=f"malformed daily-papers entry: {exc!r}", ref=ref, cursor=cursor)
+        yield one_record(cursor, ref, _paper, entry, day, cursor)
 
 
 def _paper(entry: dict[str, Any], day: dt.date | None, cursor: str) -> RawPaper:

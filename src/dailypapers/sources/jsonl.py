@@ -13,6 +13,7 @@ from typing import IO, Any, cast
 import orjson
 
 from dailypapers.records import RawPaper, SourceError
+from dailypapers.sources.guard import one_record
 
 
 def open_maybe_gzip(path: Path) -> IO[bytes]:
@@ -40,7 +41,7 @@ def read_jsonl(path: Path, *, resume: str | None = None) -> Iterator[RawPaper]:
             for number, line in enumerate(handle, start=1):
                 if number <= skip or not line.strip():
                     continue
-                yield _record(line, number)
+                yield one_record(str(number), f"line {number}", _record, line, number)
         except (EOFError, OSError) as exc:
             raise SourceError(f"{path}: file is truncated or corrupt ({exc})") from None
 

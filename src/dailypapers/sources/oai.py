@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from dailypapers.records import RawPaper, SourceError
+from dailypapers.sources.guard import one_record
 from dailypapers.sources.http import Fetcher
 from dailypapers.sources.xmlparse import NS, Element, parse_xml, text_of
 
@@ -57,7 +58,8 @@ def fetch_oai(
             header = record.find("oai:header", NS)
             if header is not None and header.get("status") == "deleted":
                 continue
-            yield parse_record(record, cursor=f"{token}|{index + 1}")
+            cursor = f"{token}|{index + 1}"
+            yield one_record(cursor, f"record {index + 1}", parse_record, record, cursor=cursor)
         next_token = (text_of(root, "oai:ListRecords/oai:resumptionToken") or "").strip()
         if not next_token or next_token == token:
             return

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from dailypapers.records import RawPaper, SourceError
+from dailypapers.sources.guard import one_record
 from dailypapers.sources.http import Fetcher
 from dailypapers.sources.xmlparse import NS, Element, parse_xml, text_of
 
@@ -50,7 +51,7 @@ def parse_listing(text: str, *, resume: str | None = None) -> Iterator[RawPaper]
         raise SourceError(f"arXiv listing feed is neither RSS nor Atom (root <{root.tag}>)")
     skip = int(resume) if resume else 0
     for position, item in enumerate(items[skip:], start=skip + 1):
-        paper = parse(item, feed_date)
+        paper = one_record(str(position), f"item {position}", parse, item, feed_date)
         paper.cursor = str(position)
         if not paper.ref:
             paper.ref = f"item {position}"

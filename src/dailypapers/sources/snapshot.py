@@ -78,9 +78,9 @@ def parse_line(line: bytes | str, lineno: int) -> RawPaper:
         return RawPaper(error="record without an id", ref=ref, cursor=cursor)
     try:
         return _paper(row, arxiv_id, ref, cursor)
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+    except Exception as exc:  # one bad record never stops the file (the id names it)
         return RawPaper(
-            arxiv_id=arxiv_id, error=f"malformed record: {exc!r}", ref=ref, cursor=cursor
+            arxiv_id=arxiv_id, error=f"malformed record: {exc!r}"[:300], ref=ref, cursor=cursor
         )
 
 
