@@ -8,6 +8,7 @@ from dailypapers.cli.main import Context, one_line_errors, pass_context
 from dailypapers.community import accounts as account_actions
 from dailypapers.community.accounts import AccountError
 from dailypapers.storage import accounts
+from dailypapers.storage.engine import write_transaction
 
 
 @click.group()
@@ -27,7 +28,7 @@ def user() -> None:
 def create(ctx: Context, email: str, password: str, admin: bool, username: str) -> None:
     """Create a verified account (no confirmation email is sent)."""
     try:
-        with ctx.engine.begin() as conn:
+        with write_transaction(ctx.engine) as conn:  # reads, then writes
             row = account_actions.create_user(
                 conn, email=email, password=password, admin=admin, username=username
             )
@@ -85,7 +86,7 @@ def create_token(ctx: Context, email: str, name: str, expires_days: int) -> None
         address = account_actions.normalize_email(email)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    with ctx.engine.begin() as conn:
+    with write_transaction(ctx.engine) as conn:  # reads, then writes
         row = accounts.user_by_email(conn=conn, email=address)
         if row is None:
             raise click.ClickException(f"no user with email {address}")

@@ -23,6 +23,7 @@ from dailypapers.email.render import Rendered, render
 from dailypapers.mailer import Mailer
 from dailypapers.settings import Settings
 from dailypapers.storage import subscriptions as repo
+from dailypapers.storage.engine import write_transaction
 
 VOTES_CONSIDERED = 20
 STUCK_AFTER = dt.timedelta(minutes=10)
@@ -102,7 +103,7 @@ def run(
 def _release_stuck(engine: Engine, period: str, date: dt.date) -> int:
     key = period_key(period, date)
     cutoff = dt.datetime.now(dt.UTC) - STUCK_AFTER
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # reads, then writes
         ids = [
             int(r["subscription_id"])
             for r in repo.stuck(conn=conn, period_key=key)
