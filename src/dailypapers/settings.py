@@ -128,6 +128,18 @@ class Settings(BaseSettings):
         description="Papers can be submitted to today's list up to this many days after "
         "their first arXiv version.",
     )
+    submit_fetch_timeout: float = Field(
+        8.0,
+        gt=0,
+        description="Seconds a submission waits for arXiv to send a paper this site does not "
+        "have yet (one attempt, no retries); past it the submitter is asked to try again.",
+    )
+    submit_fetch_slots: int = Field(
+        2,
+        ge=1,
+        description="Submissions that may wait on arXiv at the same time; more are answered "
+        "503 (busy, try again) at once, so a slow arXiv cannot tie up the request threads.",
+    )
     rate_limit_signup: str = Field(
         "5/hour",
         description="Sign-ups per client address. Format `N/second|minute|hour|day`; "

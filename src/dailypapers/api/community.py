@@ -26,6 +26,7 @@ from dailypapers.storage.engine import write_transaction
 from dailypapers.web.auth import limit
 from dailypapers.web.community import arxiv_fetch
 from dailypapers.web.deps import connect
+from dailypapers.web.params import BodyId
 
 router = APIRouter(prefix="/api", tags=["community"])
 bearer = HTTPBearer(auto_error=False, description="An API token from `dailypapers token create`.")
@@ -63,10 +64,16 @@ class CommentIn(BaseModel):
     """A new comment: Markdown text, optionally replying to a comment."""
 
     body: str = Field(min_length=1, max_length=actions.MAX_COMMENT)
-    parentId: int | None = Field(None, ge=1)  # noqa: N815 - HF-style field name
+    parentId: BodyId | None = None  # noqa: N815 - HF-style field name
 
 
-@router.post("/papers/{arxiv_id:path}/submit", status_code=201, summary="Submit to today's list")
+@router.post(
+    "/papers/{arxiv_id:path}/submit",
+    status_code=201,
+    summary="Submit to today's list",
+    response_model=shapes.SubmittedOut,
+    responses=shapes.errors(401, 403, 404, 409, 422, 429, 502, 503, 504),
+)
 def submit(arxiv_id: str, request: Request, user: User) -> Any:
     """Put a paper on today's list (fetched from arXiv when unknown)."""
     limit(request, "submit", f"user:{user['id']}")
@@ -89,19 +96,34 @@ def _vote(request: Request, user: RowMapping, arxiv_id: str, up: bool) -> Any:
     return {"upvotes": count, "voted": up}
 
 
-@router.post("/papers/{arxiv_id:path}/upvote", summary="Upvote a paper (idempotent)")
+@router.post(
+    "/papers/{arxiv_id:path}/upvote",
+    summary="Upvote a paper (idempotent)",
+    response_model=shapes.VoteOut,
+    responses=shapes.errors(401, 403, 404, 422, 429),
+)
 def upvote(arxiv_id: str, request: Request, user: User) -> Any:
     """Add your upvote; repeating it changes nothing."""
     return _vote(request, user, arxiv_id, True)
 
 
-@router.delete("/papers/{arxiv_id:path}/upvote", summary="Withdraw an upvote (idempotent)")
+@router.delete(
+    "/papers/{arxiv_id:path}/upvote",
+    summary="Withdraw an upvote (idempotent)",
+    response_model=shapes.VoteOut,
+    responses=shapes.errors(401, 403, 404, 422, 429),
+)
 def unvote(arxiv_id: str, request: Request, user: User) -> Any:
     """Remove your upvote; repeating it changes nothing."""
     return _vote(request, user, arxiv_id, False)
 
 
-@router.get("/papers/{arxiv_id:path}/comments", summary="Comments on a paper")
+@router.get(
+    "/papers/{arxiv_id:path}/comments",
+    summary="Comments on a paper",
+    response_model=list[shapes.CommentOut],
+    responses=shapes.errors(404),
+)
 def list_comments(arxiv_id: str, request: Request) -> Any:
     """Visible comments, oldest first, each with its replies."""
     paper_id = actions.paper_id_or_404(request.app.state.engine, arxiv_id)
@@ -110,7 +132,13 @@ def list_comments(arxiv_id: str, request: Request) -> Any:
     return [view.as_json() for view in views]
 
 
-@router.post("/papers/{arxiv_id:path}/comments", status_code=201, summary="Comment on a paper")
+@router.post(
+    "/papers/{arxiv_id:path}/comments",
+    status_code=201,
+    summary="Comment on a paper",
+    response_model=shapes.CommentOut,
+    responses=shapes.errors(401, 403, 404, 422, 429),
+)
 def add_comment(arxiv_id: str, payload: CommentIn, request: Request, user: User) -> Any:
     """Add a comment (Markdown) or a reply (``parentId``)."""
     limit(request, "comment", f"user:{user['id']}")

@@ -21,7 +21,12 @@ def api_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-@router.get("/daily_papers", summary="Papers on a day's, week's or month's list")
+@router.get(
+    "/daily_papers",
+    summary="Papers on a day's, week's or month's list",
+    response_model=list[shapes.DailyEntryOut],
+    responses=shapes.errors(422),
+)
 def daily_papers(
     request: Request,
     date: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
@@ -46,7 +51,12 @@ def daily_papers(
     return [shapes.daily_entry_json(row) for row in result.entries]
 
 
-@router.get("/papers/{arxiv_id:path}", summary="One paper")
+@router.get(
+    "/papers/{arxiv_id:path}",
+    summary="One paper",
+    response_model=shapes.PaperOut,
+    responses=shapes.errors(404, 422),
+)
 def paper(arxiv_id: str, request: Request) -> Any:
     """A paper by arXiv id (a version suffix is accepted and ignored)."""
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,11 +12,17 @@ from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.web.deps import connect, get_searcher
+from dailypapers.web.params import Day
 
 router = APIRouter(prefix="/api/papers", tags=["search"])
 
 
-@router.get("/search", summary="Search papers (hybrid keyword + semantic by default)")
+@router.get(
+    "/search",
+    summary="Search papers (hybrid keyword + semantic by default)",
+    response_model=list[shapes.SearchHitOut],
+    responses=shapes.errors(422, 503),
+)
 def search(
     request: Request,
     searcher: Annotated[Searcher, Depends(get_searcher)],
@@ -32,8 +37,8 @@ def search(
     mode: Mode = "hybrid",
     category: Annotated[str | None, Query(max_length=64)] = None,
     author: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    date_from: Annotated[Day | None, Query(alias="from")] = None,
+    date_to: Annotated[Day | None, Query(alias="to")] = None,
     sort: SortBy = "relevance",
 ) -> Any:
     """Papers matching ``q``, in Hugging Face's paper-search item shape plus ``score``."""
@@ -56,7 +61,12 @@ def search(
     return [{**shapes.daily_entry_json(hit.row), "score": hit.score} for hit in result.hits]
 
 
-@router.get("/{arxiv_id:path}/similar", summary="Related papers (nearest by embedding)")
+@router.get(
+    "/{arxiv_id:path}/similar",
+    summary="Related papers (nearest by embedding)",
+    response_model=list[shapes.PaperOut],
+    responses=shapes.errors(404, 422, 503),
+)
 def similar(
     arxiv_id: str,
     request: Request,

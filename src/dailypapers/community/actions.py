@@ -145,6 +145,8 @@ def _day_link(day: dt.date | None) -> str | None:
 def _fetch(fetch: Fetch, paper_id: str) -> Paper:
     try:
         records = list(fetch(paper_id))
+    except ActionError:  # busy, or arXiv too slow: already a clear answer
+        raise
     except Exception as exc:  # network and feed errors become one clear message
         raise ActionError(f"Could not fetch {paper_id} from arXiv: {exc}", 502) from None
     for raw in records:

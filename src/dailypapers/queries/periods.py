@@ -11,6 +11,10 @@ from typing import Literal
 Kind = Literal["day", "week", "month"]
 WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+# Lists, searches and previews take dates in these years only: arXiv began in 1991, and a
+# bound well inside ``datetime.date``'s range means "the next day or week" never overflows.
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2999, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -73,6 +77,13 @@ def around(kind: Kind, value: dt.date) -> Period:
     return {"day": day, "week": week_of, "month": month_of}[kind](value)
 
 
+def check_date(value: dt.date) -> dt.date:
+    """``value`` if it lies between MIN_DATE and MAX_DATE; PeriodError otherwise."""
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise PeriodError(f"dates must lie between {MIN_DATE} and {MAX_DATE}, got {value}")
+    return value
+
+
 def parse_period(
     *, date: str | None = None, week: str | None = None, month: str | None = None
 ) -> Period | None:
@@ -86,16 +97,18 @@ def parse_period(
     value = value.strip()
     try:
         if kind == "date":
-            return day(dt.date.fromisoformat(value))
+            return day(check_date(dt.date.fromisoformat(value)))
         if kind == "week":
             match = WEEK.match(value)
             if not match:
                 raise ValueError
-            return week_of(dt.date.fromisocalendar(int(match[1]), int(match[2]), 1))
+            return week_of(check_date(dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)))
         match = MONTH.match(value)
         if not match:
             raise ValueError
-        return month_of(dt.date(int(match[1]), int(match[2]), 1))
+        return month_of(check_date(dt.date(int(match[1]), int(match[2]), 1)))
+    except PeriodError:
+        raise
     except ValueError:
         expected = {"date": "YYYY-MM-DD", "week": "YYYY-Www", "month": "YYYY-MM"}[kind]
         raise PeriodError(f"{kind} must look like {expected}, got {value[:40]!r}") from None

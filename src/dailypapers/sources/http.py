@@ -4,6 +4,8 @@ arXiv asks API clients to leave about three seconds between requests and answers
 bursts with HTTP 429/503 and a ``Retry-After`` header.  ``Fetcher`` keeps that
 spacing, retries transient failures with exponential backoff (or the server's
 ``Retry-After``), and turns everything else into a one-line ``SourceError``.
+A ``deadline`` bounds one ``get`` in total (connecting, reading, retries and waits), for
+callers that cannot wait long, such as a submission fetching its paper inside a request.
 Sleeping and the clock are injectable so tests never really wait.
 """
 
@@ -31,8 +33,17 @@ MAX_SINGLE_WAIT = 300.0  # seconds; a longer Retry-After is capped to this
 Params = Mapping[str, str | int | float]
 
 
+class DeadlinePassed(SourceError):
+    """A ``get`` that found no answer within the fetcher's ``deadline``."""
+
+
 class Fetcher:
-    """GET text from a server, at most one request per ``interval`` seconds."""
+    """GET text from a server, at most one request per ``interval`` seconds.
+
+    ``deadline`` (seconds, None for no limit) bounds one ``get`` in total: each attempt's
+    timeouts are cut to the time left, the body is read in chunks with the clock checked
+    between them, and no wait or retry starts that would end past it.
+    """
 
     def __init__(
         self,
@@ -42,6 +53,7 @@ class Fetcher:
         max_retries: int = 5,
         timeout: float = 30.0,
         backoff: float = 1.0,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
@@ -49,6 +61,8 @@ class Fetcher:
         self.interval = interval
         self.max_retries = max_retries
         self.backoff = backoff
+        self.timeout = timeout
+        self.deadline = deadline
         self._sleep = sleep
         self._clock = clock
         self._last_request: float | None = None
@@ -72,36 +86,71 @@ class Fetcher:
     def get(self, url: str, params: Params | None = None) -> str:
         """Return the body of a successful GET, retrying transient failures."""
         attempt = 0
+        end = None if self.deadline is None else self._clock() + self.deadline
         while True:
-            self._wait_turn()
+            self._wait_turn(end, url)
             retry_after: float | None = None
             try:
-                response = self._client.get(url, params=dict(params) if params else None)
+                status, text, response = self._attempt(url, params, end)
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             except httpx.HTTPError as exc:  # not transient: too many redirects, bad encoding
                 raise SourceError(f"{type(exc).__name__} fetching {_short(url)}: {exc}") from None
             else:
-                if response.status_code < 400:
-                    return response.text
-                failure = f"HTTP {response.status_code}"
-                if response.status_code not in RETRY_STATUSES:
+                if status < 400:
+                    return text
+                failure = f"HTTP {status}"
+                if status not in RETRY_STATUSES:
                     raise SourceError(
-                        f"{failure} from {_short(str(response.url))}: {error_reason(response.text)}"
+                        f"{failure} from {_short(str(response.url))}: {error_reason(text)}"
                     )
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if end is not None and self._clock() >= end:
+                raise self._late(url, failure)
             if attempt >= self.max_retries:
                 raise SourceError(
                     f"giving up on {_short(url)} after {attempt + 1} attempts: {failure}"
                 )
-            delay = retry_after if retry_after is not None else self.backoff * 2**attempt
-            self._sleep(min(delay, MAX_SINGLE_WAIT))
+            delay = min(
+                retry_after if retry_after is not None else self.backoff * 2**attempt,
+                MAX_SINGLE_WAIT,
+            )
+            if end is not None and self._clock() + delay >= end:
+                raise self._late(url, failure)
+            self._sleep(delay)
             attempt += 1
 
-    def _wait_turn(self) -> None:
+    def _attempt(
+        self, url: str, params: Params | None, end: float | None
+    ) -> tuple[int, str, httpx.Response]:
+        """One GET: status, decoded body and the response (for its URL and headers)."""
+        timeout = self.timeout
+        if end is not None:
+            left = end - self._clock()
+            if left <= 0:
+                raise self._late(url)
+            timeout = min(timeout, left)
+        query = dict(params) if params else None
+        with self._client.stream("GET", url, params=query, timeout=timeout) as response:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if end is not None and self._clock() > end:
+                    raise self._late(url)
+            body = b"".join(chunks)
+            text = body.decode(response.encoding or "utf-8", errors="replace")
+            return response.status_code, text, response
+
+    def _late(self, url: str, failure: str = "") -> DeadlinePassed:
+        late = f"no answer from {_short(url)} within {self.deadline:g} s"
+        return DeadlinePassed(f"{late}: {failure}" if failure else late)
+
+    def _wait_turn(self, end: float | None, url: str) -> None:
         if self._last_request is not None:
             wait = self._last_request + self.interval - self._clock()
             if wait > 0:
+                if end is not None and self._clock() + wait >= end:
+                    raise self._late(url)
                 self._sleep(wait)
         self._last_request = self._clock()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import weakref
@@ -45,6 +46,29 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@functools.cache
+def _nul_free_dumpers() -> tuple[type, type]:
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    class NulFreeText(StrDumperUnknown):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", ""))
+
+    class NulFreeBinary(StrBinaryDumper):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", ""))
+
+    return NulFreeText, NulFreeBinary
+
+
+def _drop_nul_strings(dbapi_conn: Any, _record: Any) -> None:
+    # PostgreSQL text cannot hold NUL, and psycopg raises DataError on one: a NUL typed into
+    # any form, query or path would be a 500. No text here has a use for NUL, so the driver
+    # drops it from every string it sends (the value "a<NUL>b" is stored and looked up as "ab").
+    for dumper in _nul_free_dumpers():
+        dbapi_conn.adapters.register_dumper(str, dumper)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the per-backend settings dailypapers relies on."""
     parsed = make_url(url)
@@ -64,7 +88,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
@@ -73,6 +97,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         pool_pre_ping=True,
         **kwargs,
     )
+    if parsed.get_backend_name() == "postgresql" and engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _drop_nul_strings)
+    return engine
 
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()

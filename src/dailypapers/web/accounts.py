@@ -39,6 +39,7 @@ from dailypapers.web.auth import (
     safe_next,
     set_session_cookie,
 )
+from dailypapers.web.params import PathId
 from dailypapers.web.render import page
 
 FormStr = Annotated[str, Form(max_length=10_000)]
@@ -419,7 +420,7 @@ def new_token(
 
 
 @router.post("/settings/tokens/{token_id}/delete")
-def delete_token(request: Request, token_id: int, csrf_token: Csrf = "") -> Response:
+def delete_token(request: Request, token_id: PathId, csrf_token: Csrf = "") -> Response:
     """Revoke an API token."""
     user = current_user(request)
     if user is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from dailypapers.api.community import router as community_api_router
 from dailypapers.api.routes import router as api_router
 from dailypapers.api.search import router as search_api_router
 from dailypapers.community.errors import ActionError
+from dailypapers.community.fetching import ArxivFetches
 from dailypapers.community.ratelimit import RateLimited
 from dailypapers.index.embedder import default_embedder
 from dailypapers.index.snapshot import SnapshotStore
@@ -29,6 +30,7 @@ from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
 from dailypapers.web.cache import ResponseCache
 from dailypapers.web.community import router as community_router
+from dailypapers.web.methods import HeadAsGet
 from dailypapers.web.middleware import SiteApp
 from dailypapers.web.pages import router as pages_router
 from dailypapers.web.render import TEMPLATES, page
@@ -46,6 +48,16 @@ def _validation_message(exc: RequestValidationError) -> str:
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
         parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
     return "; ".join(parts) or "invalid request"
+
+
+def _allow_head(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A 405's headers with HEAD in ``Allow`` wherever GET is (``HeadAsGet`` answers it)."""
+    if headers is None:
+        return None
+    allow = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+    if "GET" in allow and "HEAD" not in allow:
+        allow.append("HEAD")
+    return {**headers, **({"Allow": ", ".join(allow)} if allow else {})}
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -76,6 +88,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         default_embedder() if settings.semantic_search else None,
         settings.vector_search,
     )
+    app.state.arxiv_fetches = ArxivFetches.from_settings(settings)
     # A full disk or a database that does not answer: 503 with Retry-After, never a 500.
     outage.install(app, data_dir=settings.data_dir, engine=app.state.engine)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -119,16 +132,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        headers = _allow_head(exc.headers)
         if _is_api(request) or exc.status_code not in (404, 405):
             return JSONResponse(
-                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+                {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
             )
-        return page(
-            request,
-            "error.html",
-            {"title": "Page not found", "message": "There is no page at this address."},
-            exc.status_code,
+        context = (
+            {"title": "Page not found", "message": "There is no page at this address."}
+            if exc.status_code == 404
+            else {
+                "title": "Method not allowed",
+                "message": f"This address does not accept {request.method[:20]} requests.",
+            }
         )
+        response = page(request, "error.html", context, exc.status_code)
+        response.headers.update(headers or {})
+        return response
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> Response:
@@ -143,4 +162,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_bytes=settings.cache_max_mb << 20,
         vote_lag=settings.cache_vote_lag,
     )
+    app.add_middleware(HeadAsGet)
     return app

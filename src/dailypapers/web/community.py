@@ -10,30 +10,23 @@ from fastapi.responses import JSONResponse, Response
 
 from dailypapers.community import actions
 from dailypapers.community.errors import ActionError
+from dailypapers.community.fetching import ArxivFetches
 from dailypapers.queries import daily
 from dailypapers.queries.daily import TRENDING_SPANS
-from dailypapers.sources import arxiv_api
-from dailypapers.sources.http import Fetcher
 from dailypapers.storage import accounts, community
 from dailypapers.web.accounts import Csrf, FormStr, login_required, redirect
 from dailypapers.web.auth import check_csrf, current_user, limit, safe_next
 from dailypapers.web.deps import connect
+from dailypapers.web.params import OptionalFormId, PathId, Username
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False)
 
 
 def arxiv_fetch(request: Request) -> actions.Fetch:
-    """Fetch one paper by id through the configured arXiv API (used for unknown submissions)."""
-    settings = request.app.state.settings
-
-    def fetch(paper_id: str) -> list[object]:
-        with Fetcher.from_settings(settings) as fetcher:
-            return list(
-                arxiv_api.fetch_api(fetcher, base_url=settings.arxiv_api_url, id_list=[paper_id])
-            )
-
-    return fetch  # type: ignore[return-value]
+    """Fetch one paper by id from arXiv for an unknown submission (bounded: see fetching.py)."""
+    fetches: ArxivFetches = request.app.state.arxiv_fetches
+    return fetches.fetch
 
 
 @router.get("/submit")
@@ -96,7 +89,7 @@ def comment(
     arxiv_id: str,
     csrf_token: Csrf = "",
     body: FormStr = "",
-    parent_id: Annotated[int | None, Form()] = None,
+    parent_id: OptionalFormId = None,
 ) -> Response:
     """Add a comment or a reply."""
     user = current_user(request)
@@ -109,7 +102,7 @@ def comment(
 
 
 @router.get("/comments/{comment_id}/edit")
-def edit_form(request: Request, comment_id: int) -> Response:
+def edit_form(request: Request, comment_id: PathId) -> Response:
     """Edit one's own comment."""
     user = current_user(request)
     if user is None:
@@ -124,7 +117,9 @@ def edit_form(request: Request, comment_id: int) -> Response:
 
 
 @router.post("/comments/{comment_id}/edit")
-def edit(request: Request, comment_id: int, csrf_token: Csrf = "", body: FormStr = "") -> Response:
+def edit(
+    request: Request, comment_id: PathId, csrf_token: Csrf = "", body: FormStr = ""
+) -> Response:
     """Save an edited comment."""
     user = current_user(request)
     if user is None:
@@ -136,7 +131,7 @@ def edit(request: Request, comment_id: int, csrf_token: Csrf = "", body: FormStr
 
 
 @router.post("/comments/{comment_id}/delete")
-def delete(request: Request, comment_id: int, csrf_token: Csrf = "") -> Response:
+def delete(request: Request, comment_id: PathId, csrf_token: Csrf = "") -> Response:
     """Delete one's own comment."""
     user = current_user(request)
     if user is None:
@@ -147,7 +142,7 @@ def delete(request: Request, comment_id: int, csrf_token: Csrf = "") -> Response
 
 
 @router.get("/users/{username}")
-def profile(request: Request, username: str) -> Response:
+def profile(request: Request, username: Username) -> Response:
     """A user's submissions and upvotes."""
     with connect(request) as conn:
         person = accounts.user_by_username(conn=conn, username=username[:64])
@@ -207,7 +202,7 @@ def admin(request: Request) -> Response:
 
 @router.post("/admin/comments/{comment_id}/{what}")
 def moderate_comment(
-    request: Request, comment_id: int, what: Literal["hide", "show"], csrf_token: Csrf = ""
+    request: Request, comment_id: PathId, what: Literal["hide", "show"], csrf_token: Csrf = ""
 ) -> Response:
     """Hide or show a comment."""
     check_csrf(request, csrf_token)
@@ -231,7 +226,7 @@ def moderate_paper(
 
 @router.post("/admin/users/{username}/{what}")
 def moderate_user(
-    request: Request, username: str, what: Literal["ban", "unban"], csrf_token: Csrf = ""
+    request: Request, username: Username, what: Literal["ban", "unban"], csrf_token: Csrf = ""
 ) -> Response:
     """Ban a user or lift a ban."""
     check_csrf(request, csrf_token)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from dailypapers.queries.periods import check_date
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.web.deps import connect, get_searcher
 from dailypapers.web.render import page
@@ -38,8 +39,8 @@ def _date(value: str | None) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+        return check_date(dt.date.fromisoformat(value))
+    except ValueError:  # PeriodError too: a date out of range is ignored like a bad one
         return None
 
 

@@ -8,7 +8,6 @@ scanners open links in mail before people do.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -27,6 +26,7 @@ from dailypapers.email.subscribers import SubscriptionError
 from dailypapers.storage import subscriptions as repo
 from dailypapers.web.accounts import send_later
 from dailypapers.web.auth import CSRF_FIELD, check_csrf, client_key, current_user, limit
+from dailypapers.web.params import Day
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False, lifespan=schedule.lifespan)
@@ -200,7 +200,7 @@ async def save_preferences(request: Request) -> Response:
 
 
 @router.get("/subscription/preview", response_class=HTMLResponse)
-def preview_by_link(request: Request, token: str = "", date: dt.date | None = None) -> Response:
+def preview_by_link(request: Request, token: str = "", date: Day | None = None) -> Response:
     """The next digest of the subscription in a preferences link, as it would arrive."""
     settings = request.app.state.settings
     try:
@@ -210,7 +210,7 @@ def preview_by_link(request: Request, token: str = "", date: dt.date | None = No
     return _preview(request, row, date)
 
 
-def _preview(request: Request, row: Any, date: dt.date | None = None) -> Response:
+def _preview(request: Request, row: Any, date: Day | None = None) -> Response:
     settings = request.app.state.settings
     content = next_digest(request.app.state.engine, row, date=date)
     if content.empty:
@@ -259,7 +259,7 @@ async def save_user_preferences(request: Request) -> Response:
 
 
 @router.get("/settings/email/preview", response_class=HTMLResponse)
-def user_preview(request: Request, date: dt.date | None = None) -> Response:
+def user_preview(request: Request, date: Day | None = None) -> Response:
     """A logged-in user's next digest."""
     user = current_user(request)
     if user is None:
@@ -272,7 +272,7 @@ def user_preview(request: Request, date: dt.date | None = None) -> Response:
 
 
 @router.get("/admin/digests/preview", response_class=HTMLResponse)
-def admin_preview(request: Request, email: str = "", date: dt.date | None = None) -> Response:
+def admin_preview(request: Request, email: str = "", date: Day | None = None) -> Response:
     """Admins: the next digest of any subscriber."""
     user = current_user(request)
     if user is None or not user["is_admin"]:
