@@ -14,8 +14,16 @@ Prints one JSON line per endpoint.  Goal (issue): at least 1,000 requests/s with
 and API reads with 20% authenticated upvotes and withdrawals by 64 users (API tokens), e.g.
 
     .venv/bin/python bench/http.py --backend sqlite --endpoints mixed --duration 60
-  The server is always stopped at the end, and every step has a
-time limit, so the program ends by itself.
+
+``--concurrent-ingest N`` holds the feed's last N papers back from the initial load and, while
+the mixed load runs, ingests them with ``dailypapers ingest snapshot`` (a subprocess, as an
+operator would run it on a live site); the mixed row then reports the ingest's exit status,
+counts and time, and ``http_errors`` (socket errors plus non-2xx answers, which must be 0):
+
+    .venv/bin/python bench/http.py --backend sqlite --endpoints mixed --concurrent-ingest 20000
+
+The server is always stopped at the end, and every step has a time limit, so the program
+ends by itself.
 """
 
 # ruff: noqa: E402
@@ -35,6 +43,7 @@ import argparse
 import contextlib
 import datetime as dt
 import random
+import re
 import shutil
 import signal
 import socket
@@ -59,7 +68,7 @@ from bench.common import (
     machine_info,
     temp_database,
 )
-from bench.ingest import export_record, run_file_ingest, write_jsonl
+from bench.ingest import export_record, run_file_ingest, snapshot_record, write_jsonl
 
 from dailypapers.settings import Settings
 
@@ -76,6 +85,11 @@ ENDPOINTS = {
     "mixed": "mixed",
 }
 MIXED_USERS = 64
+INGEST_TIMEOUT_S = 1800
+SUMMARY = re.compile(
+    r"(?P<new>\d+) new, (?P<updated>\d+) updated, (?P<unchanged>\d+) unchanged, "
+    r"(?P<rejected>\d+) rejected, (?P<featured>\d+) put on"
+)
 DEFAULT_ENDPOINTS = "home,api_daily,paper"
 GOAL_RPS, GOAL_P99_MS = 1000, 100
 
@@ -295,8 +309,68 @@ def sampling(prefix: str | None, name: str, pid: int, duration: float) -> Iterat
         log(f"{name}: py-spy samples in {target}")
 
 
+@contextlib.contextmanager
+def concurrent_ingest(
+    url: str, snapshot: Path | None, folder: Path, papers: int
+) -> Iterator[dict[str, Any]]:
+    """With ``snapshot``, run ``dailypapers ingest snapshot`` while the block runs.
+
+    Yields a dict that is filled in when the block ends: the ingest is then waited for (it
+    may outlast the load) and its exit status, counts and seconds are recorded.
+    """
+    figures: dict[str, Any] = {}
+    if snapshot is None:
+        yield figures
+        return
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": url,
+        "DAILYPAPERS_DATA_DIR": str(folder / "data"),
+        "DAILYPAPERS_ENVIRONMENT": "development",
+    }
+    command = [sys.executable, "-m", "dailypapers", "ingest", "snapshot", str(snapshot)]
+    command.append("--no-progress")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    load_ended = None
+    try:
+        yield figures
+        load_ended = time.perf_counter() - started
+    finally:
+        try:
+            out, err = process.communicate(timeout=INGEST_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        seconds = time.perf_counter() - started
+        match = SUMMARY.search(out)
+        counts = {k: int(v) for k, v in match.groupdict().items()} if match else {}
+        featured = counts.get("featured", 0)
+        figures.update(
+            papers=papers,
+            exit_code=process.returncode,
+            # Every held-back paper accounted for (stored or rejected) and a clean exit.
+            completed=process.returncode == 0 and sum(counts.values()) - featured == papers,
+            counts=counts,
+            seconds=round(seconds, 2),
+            # True when the ingest ran through the whole measured load.
+            outlasted_load=load_ended is not None and seconds >= load_ended,
+            summary=out.strip().splitlines()[-1:] or None,
+            stderr_tail=err.strip().splitlines()[-3:],
+        )
+        log(f"concurrent ingest: exit {process.returncode} in {seconds:.1f} s: {out.strip()}")
+
+
 def measure(
-    name: str, base: str, paths: list[str], folder: Path, args: argparse.Namespace, pgid: int
+    name: str,
+    base: str,
+    paths: list[str],
+    folder: Path,
+    args: argparse.Namespace,
+    pgid: int,
+    ingest: tuple[str, Path, int] | None = None,
 ) -> dict[str, Any]:
     """Check that ``name`` answers 200, warm it up, then measure it; the figures."""
     status, body = http_get(base + paths[0])
@@ -308,10 +382,21 @@ def measure(
     if args.warmup > 0:
         run_wrk(base + paths[0], duration=args.warmup, **load)
     log(f"{name}: wrk {args.duration:g} s on {ENDPOINTS[name]} ({len(paths)} paths)")
-    with sampling(args.py_spy, name, pgid, args.duration):
+    url, snapshot, held = ingest or ("", None, 0)
+    with (
+        sampling(args.py_spy, name, pgid, args.duration),
+        concurrent_ingest(url, snapshot, folder, held) as ingest_figures,
+    ):
         result = run_wrk(base + paths[0], duration=args.duration, **load)
     latency, errors = result["latency_ms"], result["errors"]
     rps = result["requests_per_s"]
+    socket_errors = sum(errors[key] for key in ("connect", "read", "write", "timeout"))
+    extra = {}
+    if ingest_figures:
+        extra = {
+            "concurrent_ingest": ingest_figures,
+            "http_errors": socket_errors + result["non_2xx"],
+        }
     return {
         "endpoint": ENDPOINTS[name],
         "name": name,
@@ -333,6 +418,7 @@ def measure(
         # Fewer than one request a second: the server hung (e.g. its connection pool starved).
         "stalled": result["requests"] < max(1, args.duration),
         "goal_met": rps >= GOAL_RPS and latency["p99"] < GOAL_P99_MS,
+        **extra,
     }
 
 
@@ -353,6 +439,14 @@ def main() -> None:
     parser.add_argument("--paper-ids", type=int, default=1000, help="papers to cycle through")
     parser.add_argument("--limit", type=int, help="only the first N papers of the feed")
     parser.add_argument(
+        "--concurrent-ingest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="hold the feed's last N papers back and ingest them (dailypapers ingest snapshot) "
+        "while the mixed load runs",
+    )
+    parser.add_argument(
         "--py-spy",
         metavar="PREFIX",
         help="sample the server with py-spy during each measured run (PREFIX.<endpoint>.txt)",
@@ -366,8 +460,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
+    if args.concurrent_ingest and "mixed" not in names:
+        parser.error("--concurrent-ingest runs beside the mixed load: add mixed to --endpoints")
     machine = machine_info()
     rows = load_feed(args.limit, args.feed)
+    held = rows[len(rows) - args.concurrent_ingest :] if args.concurrent_ingest else []
+    rows = rows[: len(rows) - len(held)]
     ids = sorted(row["id"] for row in rows)
     ids = random.Random(0).sample(ids, min(args.paper_ids, len(ids)))
     latest_day = max(row["first_seen"] for row in rows)
@@ -376,6 +474,8 @@ def main() -> None:
         export = folder / "papers.jsonl"
         papers = write_jsonl(rows, export, export_record)
         del rows
+        snapshot = folder / "held-back-snapshot.json"
+        write_jsonl(held, snapshot, snapshot_record)
         with temp_database(args.backend, args.database_url) as url:
             report, seconds, _ = run_file_ingest(url, export, source="jsonl", settings=Settings())
             log(f"{report.summary()} in {seconds:.1f} s")
@@ -392,7 +492,8 @@ def main() -> None:
             with running_server(url, args.workers, folder) as (base, pgid):
                 for name in names:
                     paths = endpoint_paths(name, ids, latest_day, tokens)
-                    figures = measure(name, base, paths, folder, args, pgid)
+                    ingest = (url, snapshot, len(held)) if held and name == "mixed" else None
+                    figures = measure(name, base, paths, folder, args, pgid, ingest)
                     rss = _group_rss_mib(pgid)
                     after = {"server_rss_mib": rss, "load_avg_1m_after": load_average()}
                     emit({**common, **figures, **after, "machine": machine})
