@@ -170,12 +170,15 @@ def test_invalid_settings_are_one_line(
     assert "invalid setting page_size" in output and "Traceback" not in output
 
 
-def test_production_refuses_placeholder_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_placeholder_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("DAILYPAPERS_ENVIRONMENT", "production")
-    monkeypatch.delenv("DAILYPAPERS_SECRET_KEY", raising=False)
+    monkeypatch.setenv("DAILYPAPERS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DAILYPAPERS_SECRET_KEY", "change-me")
     assert "SECRET_KEY" in run("db", "upgrade", ok=False)
     with pytest.raises(ValueError):
-        Settings(environment="production")
+        Settings(environment="production", data_dir=tmp_path, secret_key="too-short-a-key")
 
 
 def test_ingest_runs_lists_reports(cli_env: dict[str, str]) -> None:

@@ -20,7 +20,8 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,
+        # The app reads X-Forwarded-* itself, from `forwarded_allow_ips` only (web/middleware.py).
+        proxy_headers=False,
     )
 
 

@@ -90,11 +90,28 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
         )
 
 
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-cased, with default ports dropped."""
+    parts = urlsplit(url.strip())
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default and netloc.endswith(default):
+        netloc = netloc.removesuffix(default)
+    return f"{scheme}://{netloc}"
+
+
 def _same_origin(request: Request) -> bool:
+    """No ``Origin`` (older browsers, same-origin GET-made forms), or the site's own: the
+    configured base URL (behind a proxy ``Host`` is the upstream's), or this request's host."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    try:
+        return _origin(origin) == _origin(_settings(request).base_url) or (
+            urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+        )
+    except ValueError:  # an Origin no browser sends
+        return False
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:

@@ -1,4 +1,4 @@
-"""Pure-ASGI middlewares: a response cache keyed by URL and site revision, and security headers.
+"""A pure-ASGI response cache keyed by route, known query parameters and site revision.
 
 Every write that changes what pages show (ingest, index, submissions, comments, moderation)
 bumps the site revision, so a cached page is served only while it is still exactly what the
@@ -6,6 +6,11 @@ handler would render. Votes bump a separate vote revision: an isolated vote show
 but under a stream of votes anonymous pages follow it at most every ``vote_lag`` seconds
 (2 s), so a busy site keeps its cache. Logged-in visitors are never served cached pages.
 Both revisions are read on every request (one indexed query), never guessed.
+
+The key is the path and the query in a canonical order; a response is stored only when the
+route that answered reads every parameter of the query (a request with any other parameter,
+or a very long query, is answered but not stored), so junk parameters cannot fill memory.
+The cache holds at most ``max_bytes`` of responses, dropping the least recently used.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from urllib.parse import parse_qsl, urlencode
 
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,11 +30,9 @@ from dailypapers.storage import runs
 
 CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/")
 UNCACHEABLE = ("/api/papers/search",)
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-]
+MAX_QUERY = 512  # bytes of query string worth a cache entry
+ENTRY_OVERHEAD = 512  # bytes counted per entry for the key, the message dicts and the list
+Key = tuple[str, str, int, int, int]
 
 
 def _cacheable(path: str) -> bool:
@@ -37,24 +43,57 @@ def _cacheable(path: str) -> bool:
     )
 
 
+def _query_names(route: object) -> frozenset[str]:
+    """The query parameters a route reads (its own and its dependencies')."""
+    if not isinstance(route, APIRoute):
+        return frozenset()
+    names: set[str] = set()
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(param.alias for param in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+def _size(messages: list[Message]) -> int:
+    size = ENTRY_OVERHEAD
+    for message in messages:
+        size += len(message.get("body", b""))
+        size += sum(len(k) + len(v) + 64 for k, v in message.get("headers", []))
+    return size
+
+
 class ResponseCache:
     """Caches complete GET responses (200 and 404) of list, paper and API pages.
 
     Requests of logged-in visitors (a ``dp_session`` cookie) are never cached or served from
-    the cache, and a response that sets a cookie is never stored.
+    the cache, and a response that sets a cookie is never stored. A response is stored only
+    when its query names nothing but parameters of the route that answered it.
     """
 
     def __init__(
-        self, app: ASGIApp, engine: Engine, size: int = 2048, vote_lag: float = 2.0
+        self,
+        app: ASGIApp,
+        engine: Engine,
+        max_bytes: int = 64 << 20,
+        vote_lag: float = 2.0,
     ) -> None:
         self.app = app
         self.engine = engine
-        self.size = size
+        self.max_bytes = max_bytes
         self.vote_lag = vote_lag
-        self._items: OrderedDict[tuple[str, bytes, int, int, int], list[Message]] = OrderedDict()
+        self._items: OrderedDict[Key, tuple[list[Message], int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         self._votes_seen = -1
         self._votes_since = float("-inf")
+        self._names: dict[int, frozenset[str]] = {}
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of responses held now."""
+        return self._bytes
 
     def _revisions(self) -> tuple[int, int]:
         with self.engine.connect() as conn:
@@ -70,10 +109,35 @@ class ResponseCache:
                 self._votes_seen, self._votes_since = votes, now
             return self._votes_seen
 
+    def _route_reads(self, scope: Scope, names: set[str]) -> bool:
+        """Whether the route that answered (``scope["route"]``, set by the router) reads every
+        one of the query's ``names``; no route (a 404 for an unknown path) reads none."""
+        route = scope.get("route")
+        if route is None:
+            return not names
+        if id(route) not in self._names:
+            self._names[id(route)] = _query_names(route)
+        return names <= self._names[id(route)]
+
+    def _store(self, key: Key, messages: list[Message]) -> None:
+        size = _size(messages)
+        if size > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (messages, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._items:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
+            or self.max_bytes <= 0
             or not _cacheable(scope["path"])
             or any(
                 name == b"cookie" and b"dp_session=" in value for name, value in scope["headers"]
@@ -81,22 +145,22 @@ class ResponseCache:
         ):
             await self.app(scope, receive, send)
             return
+        raw: bytes = scope["query_string"]
+        if len(raw) > MAX_QUERY:
+            await self.app(scope, receive, send)
+            return
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+        query = urlencode(sorted(pairs, key=lambda pair: pair[0]))
         # The ten-minute bucket lets time-dependent orders (trending) move without a write.
         now = time.time()
         revision, votes = await run_in_threadpool(self._revisions)
-        key = (
-            scope["path"],
-            scope["query_string"],
-            revision,
-            self._vote_key(votes, now),
-            int(now // 600),
-        )
+        key = (scope["path"], query, revision, self._vote_key(votes, now), int(now // 600))
         with self._lock:
             cached = self._items.get(key)
             if cached is not None:
                 self._items.move_to_end(key)
         if cached is not None:
-            for message in cached:
+            for message in cached[0]:
                 await send(message)
             return
         messages: list[Message] = []
@@ -106,6 +170,10 @@ class ResponseCache:
             await send(message)
 
         await self.app(scope, receive, capture)
+        # Only the response itself is kept (test clients also see template debug messages).
+        messages = [
+            m for m in messages if m["type"] in ("http.response.start", "http.response.body")
+        ]
         start = messages[0] if messages else {}
         sets_cookie = any(name.lower() == b"set-cookie" for name, _ in start.get("headers", []))
         if (
@@ -114,27 +182,7 @@ class ResponseCache:
             and all(
                 m["type"] != "http.response.body" or not m.get("more_body") for m in messages[1:]
             )
+            # Junk parameters never make entries: a key only ever holds what the route reads.
+            and self._route_reads(scope, {name for name, _ in pairs})
         ):
-            with self._lock:
-                self._items[key] = messages
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-
-
-class SecurityHeaders:
-    """Adds nosniff, referrer and framing headers to every response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def add_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, add_headers)
+            self._store(key, messages)

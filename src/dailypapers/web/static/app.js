@@ -27,7 +27,13 @@ document.addEventListener("DOMContentLoaded", function () {
           { left: "\\(", right: "\\)", display: false }
         ],
         throwOnError: false,
-        trust: function (ctx) { return ctx.command === "\\href" && (ctx.protocol === "http" || ctx.protocol === "https"); }
+        // Titles and abstracts are anyone's text: no links, HTML or pictures from TeX
+        // (\href and \url show their text only), and no sizes or expansions that could draw
+        // over the page or hang it.
+        trust: false,
+        maxSize: 5,
+        maxExpand: 500,
+        macros: { "\\href": "{#2}", "\\url": "\\text{#1}" }
       });
     });
   }
