@@ -216,3 +216,27 @@ def test_a_full_disk_answers_503_and_keeps_its_data(
             client.__exit__(None, None, None)
     finally:
         engine.dispose()
+
+
+def test_a_database_that_does_not_answer_gets_503_not_500(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """The generic case: any database that cannot do its work now (here: unreachable)."""
+    if engine.dialect.name == "sqlite":
+        url = f"sqlite:///{tmp_path}"  # a folder: SQLite cannot open it
+    else:
+        url = "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"
+    down = make_engine(url)
+    try:
+        with TestClient(create_app(settings, down)) as client:
+            for path in ("/", "/papers/2606.00001", "/search?q=graphs"):
+                answer = client.get(path)
+                assert answer.status_code == 503, (path, answer.text)
+                assert "database is not answering" in answer.text
+                assert answer.headers["retry-after"]
+            api = client.get("/api/daily_papers")
+            assert api.status_code == 503 and "not answering" in api.json()["error"]
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json()["status"] == "error"
+    finally:
+        down.dispose()

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dailypapers.storage import runs
+from dailypapers.storage.failures import UNAVAILABLE
 
 CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/")
 UNCACHEABLE = ("/api/papers/search",)
@@ -153,7 +154,11 @@ class ResponseCache:
         query = urlencode(sorted(pairs, key=lambda pair: pair[0]))
         # The ten-minute bucket lets time-dependent orders (trending) move without a write.
         now = time.time()
-        revision, votes = await run_in_threadpool(self._revisions)
+        try:
+            revision, votes = await run_in_threadpool(self._revisions)
+        except UNAVAILABLE:  # the database is not answering: the app answers 503 uncached
+            await self.app(scope, receive, send)
+            return
         key = (scope["path"], query, revision, self._vote_key(votes, now), int(now // 600))
         with self._lock:
             cached = self._items.get(key)
