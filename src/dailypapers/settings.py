@@ -316,6 +316,16 @@ def is_placeholder_secret(value: str) -> bool:
 def stored_secret(path: Path) -> str:
     """The key kept in ``path``, made (random, mode 600) by the first process that needs it."""
     try:
+        return _stored_secret(path)
+    except OSError as exc:  # a read-only or missing data directory: say what to do
+        raise ValueError(
+            f"cannot keep a generated secret key in {path} ({exc.strerror or exc}): make the "
+            "data directory writable or set DAILYPAPERS_SECRET_KEY"
+        ) from None
+
+
+def _stored_secret(path: Path) -> str:
+    try:
         secret = path.read_text().strip()
     except FileNotFoundError:
         secret = ""

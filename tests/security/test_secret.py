@@ -33,6 +33,13 @@ def test_a_missing_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path / "other").secret_key != first.secret_key
 
 
+def test_an_unwritable_data_dir_says_what_to_do(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(ValidationError, match="DAILYPAPERS_SECRET_KEY"):
+        Settings(data_dir=blocker / "data")
+
+
 @pytest.mark.parametrize("value", ["change-me", "CHANGE_ME", "changeme", "secret", "  "])
 def test_placeholder_secrets_are_refused(tmp_path: Path, value: str) -> None:
     with pytest.raises(ValidationError, match="placeholder"):
