@@ -13,6 +13,7 @@ from dailypapers.ingest.normalize import (
     normalize,
     parse_arxiv_id,
     parse_datetime,
+    strip_controls,
 )
 from tests.core.helpers import raw
 
@@ -85,3 +86,41 @@ def test_normalize_collapses_whitespace_and_primary_category() -> None:
     assert paper.title == "A title" and paper.version == 2
     assert paper.categories == ("cs.LG", "stat.ML") and paper.primary_category == "cs.LG"
     assert paper.authors == ("Ada Lovelace",)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("\x1b[31mred\x1b[0m", "red"),
+        ("title\x1b]0;window title\x07", "title"),
+        ("link \x1b]8;;http://x.example\x1b\\text\x1b]8;;\x1b\\", "link text"),
+        ("bell\x07 nul\x00 del\x7f c1\x85\x9b2J", "bell nul del c1"),
+        ("cut \x1b[3", "cut "),
+        ("tab\tnew\nline\r", "tab\tnew\nline\r"),
+        ("Ünïcödé ≠ control", "Ünïcödé ≠ control"),
+    ],
+)
+def test_strip_controls(value: str, expected: str) -> None:
+    assert strip_controls(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:00:00+01:00",
+        "Fri, 31 Dec 9999 23:59:59 -0500",
+        "1899-12-31",
+        dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        dt.date(1, 1, 1),
+    ],
+)
+def test_dates_outside_plausible_years_are_rejected(value: str | dt.date) -> None:
+    with pytest.raises(Rejected, match="out of range"):
+        parse_datetime(value)
+
+
+def test_normalize_rejects_wrong_types_instead_of_raising() -> None:
+    for fields in ({"title": 3}, {"authors": [None]}, {"version": "2"}, {"published": 1.5}):
+        with pytest.raises(Rejected):
+            normalize(raw(**fields))
