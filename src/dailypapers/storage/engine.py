@@ -58,7 +58,9 @@ def _nul_free_dumpers() -> tuple[type, type]:
         def dump(self, obj: str) -> Any:
             return super().dump(obj.replace("\x00", ""))
 
-    return NulFreeText, NulFreeBinary
+    # Text last: the last registered dumper answers ``%s`` (AUTO), and strings must go as
+    # "unknown" text so PostgreSQL casts them (pgvector's '[...]' literals into ``vector``).
+    return NulFreeBinary, NulFreeText
 
 
 def _drop_nul_strings(dbapi_conn: Any, _record: Any) -> None:
