@@ -11,6 +11,7 @@ arguments at a time (``stage_lock``): a second one says "already running".
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -147,7 +148,9 @@ def _run_locked(
             if on_batch is not None:
                 on_batch(report)
     except BaseException as exc:
-        with write_transaction(engine) as conn:
+        # Best effort: when the database itself failed (disk full, connection lost), the run
+        # stays "running", which resumes the same way; the original error is what is raised.
+        with contextlib.suppress(Exception), write_transaction(engine) as conn:
             runs.finish_run(conn=conn, run_id=run_id, status="failed", error=_describe(exc))
         raise
     with write_transaction(engine) as conn:
@@ -156,7 +159,8 @@ def _run_locked(
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return strip_controls(text)[:500]
 
 
 @dataclass(frozen=True, slots=True)
