@@ -239,6 +239,34 @@ def test_every_form_survives_hostile_values(admin: Member, half: int) -> None:
                 )
 
 
+MALFORMED_BODIES = [
+    ("multipart/form-data", b"xx"),
+    (
+        "multipart/form-data; boundary=zz",
+        b'--zz\r\nContent-Disposition: form-data; name="email"\r\n\r\n\xff\xfe\r\n--zz--\r\n',
+    ),
+    ("application/x-www-form-urlencoded", b"email=%ZZ&csrf_token=%ff%fe&body=%00"),
+    ("application/x-www-form-urlencoded", b"\xff\xfe=\xff"),
+    ("application/json", b"{"),
+    ("application/json", b'{"body": "x", "parentId": 1e400}'),
+    ("text/plain", b"\x00" * 10),
+]
+
+
+def test_malformed_bodies_are_refused_not_500(admin: Member) -> None:
+    app: FastAPI = admin.client.app  # type: ignore[assignment]
+    paths = [r.path for r in _routes(app, "POST") if r.path not in SKIPPED_POSTS]
+    for path in _fill_all(paths):
+        for content_type, body in MALFORMED_BODIES:
+            reply = admin.client.post(path, content=body, headers={"content-type": content_type})
+            _assert_no_5xx(reply, f"POST {path} {content_type} {body[:20]!r}")
+
+
+def _fill_all(paths: list[str]) -> list[str]:
+    """Each path with valid values in its parameters."""
+    return [(_fill(path, "2606.00001") or [path])[0] for path in paths]
+
+
 class _EmptyFeed(BaseHTTPRequestHandler):
     """An arXiv API that knows no paper: every query gets an empty Atom feed."""
 
