@@ -122,7 +122,7 @@ def unvote(arxiv_id: str, request: Request, user: User) -> Any:
     "/papers/{arxiv_id:path}/comments",
     summary="Comments on a paper",
     response_model=list[shapes.CommentOut],
-    responses=shapes.errors(404),
+    responses=shapes.errors(404, 422),
 )
 def list_comments(arxiv_id: str, request: Request) -> Any:
     """Visible comments, oldest first, each with its replies."""
