@@ -124,3 +124,10 @@ def test_normalize_rejects_wrong_types_instead_of_raising() -> None:
     for fields in ({"title": 3}, {"authors": [None]}, {"version": "2"}, {"published": 1.5}):
         with pytest.raises(Rejected):
             normalize(raw(**fields))
+
+
+def test_normalize_bounds_every_field() -> None:
+    with pytest.raises(Rejected, match="author name too long"):
+        normalize(raw(authors=["A" * 6000]))
+    with pytest.raises(Rejected, match="comment, journal reference or DOI too long"):
+        normalize(raw(comment="c" * 6000))

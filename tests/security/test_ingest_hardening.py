@@ -401,7 +401,7 @@ RAW_RECORDS = st.builds(
 
 
 @given(RAW_RECORDS)
-@hyp_settings(max_examples=400, deadline=None)
+@hyp_settings(max_examples=400, deadline=None, database=None)
 def test_normalize_raises_nothing_but_rejected(record: RawPaper) -> None:
     try:
         paper = normalize(record)
@@ -414,7 +414,10 @@ def test_normalize_raises_nothing_but_rejected(record: RawPaper) -> None:
 
 @given(st.lists(RAW_RECORDS, min_size=1, max_size=6))
 @hyp_settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_fuzzed_batches_never_stop_a_run_and_keep_their_valid_records(
     engine: Engine, records: list[RawPaper]

@@ -24,6 +24,7 @@ ID_PREFIX = re.compile(
 MAX_TITLE = 1000
 MAX_ABSTRACT = 20000
 MAX_AUTHORS = 5000
+MAX_FIELD = 5000  # an author name, comment, journal reference or DOI
 MAX_CATEGORY = 64  # the column's width
 MAX_SUBMITTER = 200  # the column's width
 MAX_UPVOTES = 2**31 - 1  # a 32-bit integer column on PostgreSQL
@@ -235,6 +236,11 @@ def _normalize(raw: RawPaper) -> Paper:
     authors = tuple(a for a in (delatex_name(clean_line(n)) for n in raw.authors) if a)
     if len(authors) > MAX_AUTHORS:
         raise Rejected("too many authors")
+    if any(len(author) > MAX_FIELD for author in authors):
+        raise Rejected("author name too long")
+    extras = [_optional(raw.comment), _optional(raw.journal_ref), _optional(raw.doi)]
+    if any(extra and len(extra) > MAX_FIELD for extra in extras):
+        raise Rejected("comment, journal reference or DOI too long")
     categories, primary = _categories(raw)
     published = parse_datetime(raw.published) or parse_datetime(raw.updated)
     if published is None and raw.day:
@@ -252,8 +258,8 @@ def _normalize(raw: RawPaper) -> Paper:
         primary_category=primary,
         published_at=published,
         updated_at=max(updated, published),
-        comment=_optional(raw.comment),
-        journal_ref=_optional(raw.journal_ref),
-        doi=_optional(raw.doi),
+        comment=extras[0],
+        journal_ref=extras[1],
+        doi=extras[2],
         license=url_or_text(_optional(raw.license)),
     )
