@@ -80,7 +80,8 @@ def search_page(
         "to": date_to,
         "sort": sort,
     }
-    return page(
+    unavailable = result is not None and result.unavailable is not None
+    response = page(
         request,
         "search.html",
         {
@@ -91,5 +92,8 @@ def search_page(
             "query": q,
         },
         # A missing or damaged index: the page explains it, with the status that says so.
-        503 if result is not None and result.unavailable is not None else 200,
+        503 if unavailable else 200,
     )
+    if unavailable:
+        response.headers["Retry-After"] = "60"
+    return response
