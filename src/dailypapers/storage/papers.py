@@ -14,6 +14,7 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Paper
 from dailypapers.storage.bulk import insert_rows
+from dailypapers.storage.locks import advisory_key
 from dailypapers.storage.schema import paper_categories, papers
 
 # SQLite's limit on bound parameters is 32766; stay well below it.
@@ -109,6 +110,11 @@ def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
     A record with a lower version than the stored one never overwrites it. Within one batch
     the last record for an id wins.
     """
+    if conn.dialect.name == "postgresql":
+        # Read-then-insert must not race another writer of the same ids (an ingest beside a
+        # submission of the same new paper): a transaction-scoped lock serialises upserts, as
+        # SQLite's write lock (BEGIN IMMEDIATE in write_transaction) already does.
+        conn.execute(select(func.pg_advisory_xact_lock(advisory_key("upsert-papers"))))
     latest: dict[str, Paper] = {}
     for paper in batch:
         kept = latest.get(paper.arxiv_id)
