@@ -136,6 +136,7 @@ def test_health_answers_while_submissions_wait_on_arxiv(
     token = api_token(ada.id)
     with TestClient(create_app(patient, engine)) as site:
         results: dict[str, int] = {}
+        retry_after: dict[str, str | None] = {}
         answered = threading.Condition()
 
         def submit(paper: str) -> None:
@@ -144,6 +145,7 @@ def test_health_answers_while_submissions_wait_on_arxiv(
             )
             with answered:
                 results[paper] = reply.status_code
+                retry_after[paper] = reply.headers.get("retry-after")
                 answered.notify_all()
 
         papers = [f"2606.0{n:04d}" for n in range(100, 108)]
@@ -154,6 +156,7 @@ def test_health_answers_while_submissions_wait_on_arxiv(
         with answered:  # the others are refused at once
             assert answered.wait_for(lambda: len(results) >= len(papers) - 2, 15)
         assert sorted(results.values()) == [503] * (len(papers) - 2)
+        assert {retry_after[p] for p, status in results.items() if status == 503} == {"60"}
         health = site.get("/health")
         assert health.status_code == 200 and health.json()["database"] == "ok"
         assert len(results) == len(papers) - 2  # the two fetches are still in flight

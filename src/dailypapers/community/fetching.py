@@ -49,7 +49,9 @@ class ArxivFetches:
         """
         if not self._slots.acquire(blocking=False):
             raise ActionError(
-                "The site is busy fetching other papers from arXiv. Try again in a minute.", 503
+                "The site is busy fetching other papers from arXiv. Try again in a minute.",
+                503,
+                retry_after=60,
             )
         try:
             future = self._pool.submit(self._fetch_one, paper_id)
@@ -64,6 +66,7 @@ class ArxivFetches:
                 f"arXiv did not answer within {self.deadline:g} seconds. "
                 "Try again in a few minutes.",
                 504,
+                retry_after=180,
             ) from None
         except SourceError as exc:
             raise ActionError(f"Could not fetch {paper_id} from arXiv: {exc}", 502) from None

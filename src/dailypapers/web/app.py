@@ -104,15 +104,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(ActionError)
     async def on_refused(request: Request, exc: ActionError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         if _is_api(request) or "application/json" in request.headers.get("accept", ""):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            if exc.status == 401:
+                headers["WWW-Authenticate"] = "Bearer"
             body = {"error": exc.message, **({"link": exc.link} if exc.link else {})}
             return JSONResponse(body, status_code=exc.status, headers=headers)
         if exc.status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         titles = {403: "Not allowed", 404: "Not found", 409: "Already there"}
         context = {"title": titles.get(exc.status, "Could not do that"), "message": exc.message}
-        return page(request, "notice.html", context, exc.status)
+        response = page(request, "notice.html", context, exc.status)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RateLimited)
     async def on_rate_limited(request: Request, exc: RateLimited) -> Response:
