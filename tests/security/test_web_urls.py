@@ -96,6 +96,11 @@ def test_stored_hostile_licence_renders_as_text(client: TestClient, engine: Engi
             assert "script" not in link.lower() and not link.startswith("//"), (value, link)
     safe = client.get("/papers/2606.09999").text
     assert 'href="https://creativecommons.org/licenses/by/4.0/"' in safe
+    # The JSON twin never hands a client a scheme it could turn into a link.
+    for n, _value in enumerate(HOSTILE, start=1):
+        assert client.get(f"/api/papers/2606.0{n:04d}").json()["license"] is None
+    licence = client.get("/api/papers/2606.09999").json()["license"]
+    assert licence == "https://creativecommons.org/licenses/by/4.0/"
 
 
 def test_every_template_link_is_fixed_server_built_or_checked() -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.queries.daily import arxiv_links
+from dailypapers.urls import url_or_text
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -46,7 +47,8 @@ def paper_json(row: RowMapping) -> dict[str, Any]:
         "comment": row["comment"],
         "journalRef": row["journal_ref"],
         "doi": row["doi"],
-        "license": row["license"],
+        # Checked again on the way out: rows stored before ingest dropped hostile values.
+        "license": url_or_text(row["license"]),
         "submittedOnDailyAt": _iso(row["submitted_at"]),
         "dailyDate": row["day"].isoformat() if row["day"] else None,
         "submittedOnDailyBy": _submitter(row),
