@@ -92,6 +92,10 @@ SUMMARY = re.compile(
 )
 DEFAULT_ENDPOINTS = "home,api_daily,paper"
 GOAL_RPS, GOAL_P99_MS = 1000, 100
+# Endpoints also measured on the floor app (bench/floor_app.py) serving the same bytes, and
+# the issue's goal against it: requests/s at least 0.8 of the floor's, p99 at most 1.5 times.
+FLOOR_ENDPOINTS = ("home", "api_daily")
+FLOOR_RPS_RATIO, FLOOR_P99_RATIO = 0.8, 1.5
 
 
 def free_port() -> int:
@@ -132,30 +136,27 @@ def _group_rss_mib(pgid: int) -> float:
 
 
 @contextlib.contextmanager
-def running_server(
-    url: str, workers: int, folder: Path, startup_timeout: float = 90
+def _serving(
+    command: list[str],
+    env: dict[str, str],
+    folder: Path,
+    name: str,
+    ready_path: str,
+    port: int,
+    startup_timeout: float = 90,
+    cwd: Path | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """``dailypapers serve`` on a free loopback port; yields (base URL, process group id).
+    """Run ``command`` (a server on ``port``) until ``ready_path`` answers 200; yields (base
+    URL, process group id).
 
     The server runs in its own session (process group) so that it and its worker processes
     are stopped together at the end, whatever happened.
     """
-    port = free_port()
-    env = {
-        **os.environ,
-        "DAILYPAPERS_DATABASE_URL": url,
-        "DAILYPAPERS_DATA_DIR": str(folder / "data"),
-        "DAILYPAPERS_ENVIRONMENT": "development",
-        # The mixed load votes as fast as it can: measure the server, not the rate limiter.
-        "DAILYPAPERS_RATE_LIMIT_UPVOTE": "off",
-    }
-    command = [sys.executable, "-m", "dailypapers", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers)]
-    log_path = folder / "server.log"
+    log_path = folder / f"{name}.log"
     with log_path.open("wb") as server_log:
         process = subprocess.Popen(
             command,
-            cwd=folder,  # no stray .env from the working directory
+            cwd=cwd or folder,  # no stray .env from the working directory
             env=env,
             stdout=server_log,
             stderr=subprocess.STDOUT,
@@ -167,22 +168,65 @@ def running_server(
         while True:
             if process.poll() is not None:
                 raise RuntimeError(
-                    f"server exited with {process.returncode}:\n{log_path.read_text()}"
+                    f"{name} exited with {process.returncode}:\n{log_path.read_text()}"
                 )
             with contextlib.suppress(OSError):
-                status, body = http_get(base + "/health", timeout=2)
+                status, body = http_get(base + ready_path, timeout=2)
                 if status == 200:
-                    log(f"server up on {base}: {body.decode()}")
+                    log(f"{name} up on {base}: {body[:200].decode(errors='replace')}")
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server not healthy after {startup_timeout} s")
+                raise RuntimeError(f"{name} not ready after {startup_timeout} s")
             time.sleep(0.25)
         yield base, process.pid
     finally:
         _stop(process)
         tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
         if tail:
-            log("server log (last lines): " + " | ".join(tail))
+            log(f"{name} log (last lines): " + " | ".join(tail))
+
+
+@contextlib.contextmanager
+def running_server(url: str, workers: int, folder: Path) -> Iterator[tuple[str, int]]:
+    """``dailypapers serve`` on a free loopback port; yields (base URL, process group id)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": url,
+        "DAILYPAPERS_DATA_DIR": str(folder / "data"),
+        "DAILYPAPERS_ENVIRONMENT": "development",
+        # The mixed load votes as fast as it can: measure the server, not the rate limiter.
+        "DAILYPAPERS_RATE_LIMIT_UPVOTE": "off",
+    }
+    command = [sys.executable, "-m", "dailypapers", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    with _serving(command, env, folder, "server", "/health", port) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def running_floor(
+    base: str, paths: list[str], workers: int, folder: Path
+) -> Iterator[tuple[str, int]]:
+    """The floor app (``bench/floor_app.py``) answering ``paths`` with the bytes the real
+    server at ``base`` sends for them now, under the uvicorn settings ``dailypapers serve``
+    uses (same worker count, no access log, no proxy headers); yields (base URL, pgid)."""
+    recorded = {}
+    for path in paths:
+        request = urllib.request.Request(base + path)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+            kind = response.headers.get("content-type", "application/octet-stream")
+        recorded[path] = {"content_type": kind, "body": body.hex()}
+    pages = folder / "floor-pages.json"
+    pages.write_bytes(orjson.dumps(recorded))
+    port = free_port()
+    env = {**os.environ, "DAILYPAPERS_BENCH_FLOOR": str(pages)}
+    command = [sys.executable, "-m", "uvicorn", "bench.floor_app:create", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
+    with _serving(command, env, folder, "floor", paths[0], port, cwd=BENCH.parent) as served:
+        yield served
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -371,20 +415,25 @@ def measure(
     args: argparse.Namespace,
     pgid: int,
     ingest: tuple[str, Path, int] | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
-    """Check that ``name`` answers 200, warm it up, then measure it; the figures."""
+    """Check that ``name`` answers 200, warm it up, then measure it; the figures.
+
+    ``label`` names the run in logs and files (the floor app's runs are ``NAME_floor``).
+    """
+    label = label or name
     status, body = http_get(base + paths[0])
     if status != 200:
         raise RuntimeError(f"GET {paths[0]} answered {status}: {body[:300]!r}")
-    paths_file = folder / f"{name}.paths"
+    paths_file = folder / f"{label}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
     load = {"connections": args.connections, "threads": args.threads, "paths_file": paths_file}
     if args.warmup > 0:
         run_wrk(base + paths[0], duration=args.warmup, **load)
-    log(f"{name}: wrk {args.duration:g} s on {ENDPOINTS[name]} ({len(paths)} paths)")
+    log(f"{label}: wrk {args.duration:g} s on {ENDPOINTS[name]} ({len(paths)} paths)")
     url, snapshot, held = ingest or ("", None, 0)
     with (
-        sampling(args.py_spy, name, pgid, args.duration),
+        sampling(args.py_spy, label, pgid, args.duration),
         concurrent_ingest(url, snapshot, folder, held) as ingest_figures,
     ):
         result = run_wrk(base + paths[0], duration=args.duration, **load)
@@ -422,6 +471,20 @@ def measure(
     }
 
 
+def floor_ratios(real: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """The real server's figures against the floor app's, and whether the goal is met."""
+    rps = real["requests_per_s"] / floor["requests_per_s"] if floor["requests_per_s"] else 0.0
+    p99 = real["p99_ms"] / floor["p99_ms"] if floor["p99_ms"] else float("inf")
+    return {
+        "rps_ratio_to_floor": round(rps, 3),
+        "p99_ratio_to_floor": round(p99, 3),
+        "p50_ratio_to_floor": round(real["p50_ms"] / floor["p50_ms"], 3)
+        if floor["p50_ms"]
+        else None,
+        "floor_goal_met": rps >= FLOOR_RPS_RATIO and p99 <= FLOOR_P99_RATIO,
+    }
+
+
 def main() -> None:
     """Parse arguments, load the corpus, serve it and measure each endpoint."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -445,6 +508,11 @@ def main() -> None:
         metavar="N",
         help="hold the feed's last N papers back and ingest them (dailypapers ingest snapshot) "
         "while the mixed load runs",
+    )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help=f"do not measure the floor app beside {', '.join(FLOOR_ENDPOINTS)}",
     )
     parser.add_argument(
         "--py-spy",
@@ -489,14 +557,32 @@ def main() -> None:
                 "wrk_threads": args.threads,
             }
             tokens = create_voters(url, MIXED_USERS) if "mixed" in names else []
-            with running_server(url, args.workers, folder) as (base, pgid):
+            floored = [] if args.no_floor else [n for n in names if n in FLOOR_ENDPOINTS]
+            with contextlib.ExitStack() as servers:
+                base, pgid = servers.enter_context(running_server(url, args.workers, folder))
+                if floored:
+                    floor_paths = [endpoint_paths(n, ids, latest_day)[0] for n in floored]
+                    floor = running_floor(base, floor_paths, args.workers, folder)
+                    floor_base, floor_pgid = servers.enter_context(floor)
                 for name in names:
                     paths = endpoint_paths(name, ids, latest_day, tokens)
                     ingest = (url, snapshot, len(held)) if held and name == "mixed" else None
+                    before = {"load_avg_1m_before": load_average()}
                     figures = measure(name, base, paths, folder, args, pgid, ingest)
                     rss = _group_rss_mib(pgid)
                     after = {"server_rss_mib": rss, "load_avg_1m_after": load_average()}
-                    emit({**common, **figures, **after, "machine": machine})
+                    if name in floored:
+                        # Measured right after the real server, on the same path and bytes.
+                        floor_figures = measure(
+                            name, floor_base, paths, folder, args, floor_pgid, label=f"{name}_floor"
+                        )
+                        after["floor"] = {
+                            **floor_figures,
+                            "server_rss_mib": _group_rss_mib(floor_pgid),
+                        }
+                        after.update(floor_ratios(figures, floor_figures))
+                        after["load_avg_1m_after_floor"] = load_average()
+                    emit({**common, **before, **figures, **after, "machine": machine})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
