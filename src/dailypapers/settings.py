@@ -227,6 +227,37 @@ class Settings(BaseSettings):
         description="Memory for cached anonymous pages per worker process, in MiB (least "
         "recently used pages are dropped first); 0 turns the cache off.",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="Least severe log level written (to standard error) by `serve`, `jobs` and "
+        "the other commands. Each request is one INFO line of the `dailypapers.access` logger.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text`: one readable line per event; `json`: one JSON object per line "
+        "(time, level, logger, message, and for requests method, path, route, status, "
+        "duration_ms, request_id, client).",
+    )
+    access_log: bool = Field(
+        True, description="Log one line per HTTP request (`dailypapers.access`, level INFO)."
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that unlocks Prometheus `/metrics`. Empty: `/metrics` is off "
+        "(404). Metrics are per worker process (see docs/operations.md).",
+    )
+    jobs_at: str = Field(
+        "06:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="`HH:MM` (UTC): `dailypapers jobs` runs the day's work at this time, once "
+        "across all runners: `ingest rss` (with `jobs_ingest`), `index`, then the daily digest "
+        "(weekdays) and the weekly one (Mondays).",
+    )
+    jobs_ingest: bool = Field(
+        True,
+        description="`dailypapers jobs` reads today's arXiv listings of `feed_categories` "
+        "before indexing and sending digests.",
+    )
 
     @field_validator("rate_limit_subscribe", "rate_limit_mail_recipient")
     @classmethod

@@ -7,18 +7,22 @@ import uvicorn
 
 from dailypapers.cli.main import Context, one_line_errors, pass_context
 from dailypapers.demo import load_sample
+from dailypapers.logs import configure_logging
 from dailypapers.storage.papers import count_papers
 
 
 def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     ctx.engine  # noqa: B018 - migrate before the workers start
+    configure_logging(level=ctx.settings.log_level, fmt=ctx.settings.log_format)
     click.echo(f"serving {ctx.settings.site_name} on http://{host}:{port} ({workers} workers)")
     uvicorn.run(
         "dailypapers.web.asgi:app",
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        # Logging is the app's (dailypapers/logs.py: level, text or JSON, access lines with
+        # request ids); uvicorn's records go through the same handler.
+        log_config=None,
         access_log=False,
         # The app reads X-Forwarded-* itself, from `forwarded_allow_ips` only (web/middleware.py).
         proxy_headers=False,

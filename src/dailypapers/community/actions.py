@@ -15,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from dailypapers.community.errors import ActionError
+from dailypapers.community.markdown import render
 from dailypapers.ingest.normalize import Rejected, normalize, parse_arxiv_id
 from dailypapers.records import Paper, RawPaper
 from dailypapers.storage import accounts, community, papers, runs
@@ -177,6 +178,7 @@ def add_comment(
     user = require_active(user)
     paper_id = paper_id_or_404(engine, arxiv_id)
     body = _comment_body(body)
+    html = render(body)  # once, outside the write lock: pages show the stored HTML
     with write_transaction(engine) as conn:
         if parent_id is not None:
             parent = community.get_comment(conn=conn, comment_id=parent_id)
@@ -185,7 +187,12 @@ def add_comment(
             # A reply to a reply joins its thread: threads are one level deep.
             parent_id = parent["parent_id"] or parent["id"]
         comment_id = community.add_comment(
-            conn=conn, paper_id=paper_id, user_id=user["id"], body=body, parent_id=parent_id
+            conn=conn,
+            paper_id=paper_id,
+            user_id=user["id"],
+            body=body,
+            html=html,
+            parent_id=parent_id,
         )
         runs.bump_revision(conn=conn)  # cached paper pages show comments
     return comment_id
@@ -206,8 +213,9 @@ def edit_comment(engine: Engine, user: RowMapping | None, comment_id: int, body:
     user = require_active(user)
     comment = _own_comment(engine, user, comment_id)
     body = _comment_body(body)
+    html = render(body)
     with write_transaction(engine) as conn:
-        community.edit_comment(conn=conn, comment_id=comment_id, body=body)
+        community.edit_comment(conn=conn, comment_id=comment_id, body=body, html=html)
         runs.bump_revision(conn=conn)
     return comment
 

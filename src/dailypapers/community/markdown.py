@@ -2,6 +2,12 @@
 
 Raw HTML in the source is shown as text, images are not rendered, links open as
 ``rel="nofollow ugc noopener"`` and only http(s)/mailto URLs survive.
+
+A comment is rendered once, when it is written or edited, and its HTML is stored beside its
+text (``comments.html``): rendering hostile Markdown (``[`` ten thousand times) costs about
+half a second, which a page that re-rendered every comment on every view would pay per
+comment and per visitor. A change to the rules here needs a migration that re-renders the
+stored comments (as 0006 does).
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ def threads(*, conn: Connection, paper_id: str, moderator: bool = False) -> list
             username=row["username"],
             display_name=row["display_name"],
             body="" if deleted else row["body"],
-            html="" if deleted else render(row["body"]),
+            # Rendered when written; a row without it (none after migration 0006) now.
+            html="" if deleted else row["html"] if row["html"] is not None else render(row["body"]),
             created_at=row["created_at"],
             edited_at=row["edited_at"],
             deleted=deleted,

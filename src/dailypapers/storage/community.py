@@ -146,15 +146,22 @@ COMMENT_COLUMNS = (
 
 
 def add_comment(
-    *, conn: Connection, paper_id: str, user_id: int, body: str, parent_id: int | None
+    *,
+    conn: Connection,
+    paper_id: str,
+    user_id: int,
+    body: str,
+    html: str,
+    parent_id: int | None,
 ) -> int:
-    """Store a comment and return its id."""
+    """Store a comment (its Markdown ``body`` and that body's rendered ``html``); its id."""
     key = conn.execute(
         insert(comments).values(
             paper_id=paper_id,
             user_id=user_id,
             parent_id=parent_id,
             body=body,
+            html=html,
             created_at=dt.datetime.now(dt.UTC),
         )
     ).inserted_primary_key
@@ -183,12 +190,12 @@ def paper_comments(*, conn: Connection, paper_id: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
-def edit_comment(*, conn: Connection, comment_id: int, body: str) -> None:
-    """Replace a comment's text."""
+def edit_comment(*, conn: Connection, comment_id: int, body: str, html: str) -> None:
+    """Replace a comment's text and its rendered HTML."""
     conn.execute(
         update(comments)
         .where(comments.c.id == comment_id)
-        .values(body=body, edited_at=dt.datetime.now(dt.UTC))
+        .values(body=body, html=html, edited_at=dt.datetime.now(dt.UTC))
     )
 
 
@@ -201,7 +208,7 @@ def delete_comment(*, conn: Connection, comment_id: int) -> None:
         conn.execute(
             update(comments)
             .where(comments.c.id == comment_id)
-            .values(body="", deleted_at=dt.datetime.now(dt.UTC))
+            .values(body="", html="", deleted_at=dt.datetime.now(dt.UTC))
         )
     else:
         conn.execute(delete(comments).where(comments.c.id == comment_id))

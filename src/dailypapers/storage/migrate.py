@@ -32,6 +32,13 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision the code knows (a database at another one was migrated by newer code)."""
+    return frozenset(
+        rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()
+    )
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty database)."""
     with engine.connect() as conn:

@@ -120,6 +120,8 @@ comments = Table(
     Column("edited_at", UTCDateTime()),
     Column("deleted_at", UTCDateTime()),
     Column("hidden", Boolean, nullable=False, server_default="0"),
+    # Added by migration 0006: the body's safe HTML, rendered once when written.
+    Column("html", Text),
     Index("ix_comments_paper_id", "paper_id"),
     Index("ix_comments_user_id", "user_id"),
     Index("ix_comments_created_at", "created_at"),

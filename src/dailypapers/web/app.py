@@ -32,7 +32,10 @@ from dailypapers.web.cache import ResponseCache
 from dailypapers.web.community import router as community_router
 from dailypapers.web.methods import HeadAsGet
 from dailypapers.web.middleware import SiteApp
+from dailypapers.web.observability import Metrics
 from dailypapers.web.pages import router as pages_router
+from dailypapers.web.probes import ModelWarmth
+from dailypapers.web.probes import router as probes_router
 from dailypapers.web.render import TEMPLATES, page
 from dailypapers.web.search import router as search_pages_router
 from dailypapers.web.subscriptions import router as subscriptions_router
@@ -89,10 +92,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.vector_search,
     )
     app.state.arxiv_fetches = ArxivFetches.from_settings(settings)
+    app.state.metrics = Metrics()  # request metrics of this worker (web/observability.py)
+    app.state.model_warmth = ModelWarmth(app.state.searcher)
     # A full disk or a database that does not answer: 503 with Retry-After, never a 500.
     outage.install(app, data_dir=settings.data_dir, engine=app.state.engine)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Specific paths (``/api/papers/{id}/comments``) before the catch-all ``/papers/{id:path}``.
+    app.include_router(probes_router)  # /livez, /readyz, /metrics
     app.include_router(community_api_router)
     app.include_router(search_api_router)
     app.include_router(api_router)

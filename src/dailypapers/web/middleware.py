@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from dailypapers.settings import Settings
+from dailypapers.web.observability import RequestObserver
 
 # KaTeX draws with inline style attributes, so styles allow 'unsafe-inline'; scripts never do.
 CSP = (
@@ -122,5 +123,13 @@ class SiteApp(FastAPI):
         settings: Settings = self.state.settings
         app: ASGIApp = BodyLimit(super().build_middleware_stack(), settings.body_limit_kb * 1024)
         app = SecurityHeaders(app, https=settings.secure_cookies)
+        # Request id, access log and metrics: outside the body limit and the security headers
+        # (their refusals are counted too), inside the proxy headers (the real client address).
+        app = RequestObserver(
+            app,
+            metrics=self.state.metrics,
+            routes=self.router.routes,
+            access_log=settings.access_log,
+        )
         proxied = ProxyHeadersMiddleware(app, trusted_hosts=settings.forwarded_allow_ips)  # type: ignore[arg-type]
         return cast(ASGIApp, proxied)

@@ -1,0 +1,247 @@
+"""Request ids, the access log and Prometheus metrics, in one small pure-ASGI middleware.
+
+Every request gets an id: the caller's ``X-Request-ID`` when it is short and plain
+(letters, digits, ``._:-``, at most 128), otherwise a fresh random one. The response echoes it
+and every log line written while answering carries it. When the response is finished, one
+``dailypapers.access`` line (method, path, route, status, duration_ms, client) is logged and
+the request counters and latency histograms move, labelled by the route's template
+(``/papers/{arxiv_id:path}``, never the raw path, so labels stay few).
+
+The metrics live in this process; ``/metrics`` (web/probes.py) writes them in Prometheus'
+text format with the values it reads at scrape time (index, ingest runs, digests).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from urllib.parse import parse_qsl
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dailypapers.logs import request_id
+
+access = logging.getLogger("dailypapers.access")
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SEARCH_ROUTES = frozenset({"/search", "/api/papers/search"})
+SEARCH_MODES = frozenset({"hybrid", "keyword", "semantic"})
+Labels = tuple[str, ...]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    parts += [extra] if extra else []
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+class Counter:
+    """A Prometheus counter with labels (thread-safe)."""
+
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
+        self.name, self.help, self.labelnames = name, help_text, tuple(labelnames)
+        self._values: dict[Labels, float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, *labels: str, amount: float = 1.0) -> None:
+        """Add ``amount`` to the series of ``labels``."""
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def value(self, *labels: str) -> float:
+        """The current value of one series (0 when never incremented)."""
+        return self._values.get(labels, 0.0)
+
+    def render(self) -> Iterable[str]:
+        """Text exposition lines."""
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} counter"
+        with self._lock:
+            items = sorted(self._values.items())
+        for labels, value in items:
+            yield f"{self.name}{_labels(self.labelnames, labels)} {_number(value)}"
+
+
+class Histogram:
+    """A Prometheus histogram with labels and fixed buckets (thread-safe)."""
+
+    def __init__(
+        self,
+        name: str,
+        help_text: str,
+        labelnames: Sequence[str] = (),
+        buckets: Sequence[float] = LATENCY_BUCKETS,
+    ) -> None:
+        self.name, self.help, self.labelnames = name, help_text, tuple(labelnames)
+        self.buckets = (*buckets, math.inf)
+        self._series: dict[Labels, tuple[list[int], list[float]]] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, value: float, *labels: str) -> None:
+        """Record one observation in the series of ``labels``."""
+        with self._lock:
+            counts, total = self._series.setdefault(labels, ([0] * len(self.buckets), [0.0]))
+            for i, bound in enumerate(self.buckets):
+                if value <= bound:
+                    counts[i] += 1
+            total[0] += value
+
+    def count(self, *labels: str) -> int:
+        """Observations recorded in one series."""
+        series = self._series.get(labels)
+        return series[0][-1] if series else 0
+
+    def render(self) -> Iterable[str]:
+        """Text exposition lines (cumulative buckets, sum and count)."""
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} histogram"
+        with self._lock:
+            items = sorted((k, (list(c), t[0])) for k, (c, t) in self._series.items())
+        for labels, (counts, total) in items:
+            for bound, count in zip(self.buckets, counts, strict=True):
+                le = f'le="{_number(bound)}"'
+                yield f"{self.name}_bucket{_labels(self.labelnames, labels, le)} {count}"
+            yield f"{self.name}_sum{_labels(self.labelnames, labels)} {_number(total)}"
+            yield f"{self.name}_count{_labels(self.labelnames, labels)} {counts[-1]}"
+
+
+def gauge(name: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> str:
+    """A gauge read at scrape time, as exposition text."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        lines.append(f"{name}{_labels(list(labels), list(labels.values()))} {_number(value)}")
+    return "\n".join(lines)
+
+
+class Metrics:
+    """The request metrics of one worker process."""
+
+    def __init__(self) -> None:
+        self.requests = Counter(
+            "dailypapers_http_requests_total",
+            "HTTP requests answered, by method, route template and status.",
+            ("method", "route", "status"),
+        )
+        self.latency = Histogram(
+            "dailypapers_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ("route",),
+        )
+        self.search = Histogram(
+            "dailypapers_search_duration_seconds",
+            "Time to answer a search (page or API), by mode.",
+            ("mode",),
+        )
+
+    def render(self) -> str:
+        """Every request metric in the text exposition format."""
+        lines = [*self.requests.render(), *self.latency.render(), *self.search.render()]
+        return "\n".join(lines)
+
+
+def route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str:
+    """The template of the route that answers ``scope`` (``unmatched`` when none does)."""
+    route = scope.get("route")
+    if route is None:  # answered before routing (cache, body limit): match as the router does
+        partial = None
+        for candidate in routes:
+            match, _ = candidate.matches(scope)
+            if match == Match.FULL:
+                route = candidate
+                break
+            if match == Match.PARTIAL and partial is None:
+                partial = candidate
+        route = route or partial
+    return str(getattr(route, "path", None) or "unmatched")
+
+
+def _search_mode(scope: Scope) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    mode = dict(parse_qsl(query)).get("mode", "hybrid")
+    return mode if mode in SEARCH_MODES else "other"
+
+
+class RequestObserver:
+    """Gives each request an id, logs one access line and records the request metrics."""
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, routes: Sequence[BaseRoute], access_log: bool
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request through the app, timing and labelling it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        rid = given.decode("latin-1") if _PLAIN_ID.match(given.decode("latin-1")) else ""
+        rid = rid or uuid.uuid4().hex
+        token = request_id.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                message["headers"] = [*headers, (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+            request_id.reset(token)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = route_template(scope, self.routes)
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        self.metrics.requests.inc(method, route, str(status))
+        self.metrics.latency.observe(seconds, route)
+        if route in SEARCH_ROUTES and status < 400:
+            self.metrics.search.observe(seconds, _search_mode(scope))
+        if self.access_log and access.isEnabledFor(logging.INFO):
+            client = scope.get("client")
+            query = scope.get("query_string", b"").decode("latin-1")
+            path = scope["path"] + (f"?{query}" if query else "")
+            access.info(
+                "%s %s %d %.1fms",
+                method,
+                path[:2000],
+                status,
+                seconds * 1000,
+                extra={
+                    "method": method,
+                    "path": path[:2000],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "client": client[0] if client else "",
+                    "request_id": request_id.get(),
+                },
+            )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -1,0 +1,1 @@
+"""Deployment kit: container files, probes, logs, metrics, jobs, backup and restore."""

@@ -1,0 +1,141 @@
+"""Request ids, JSON access logs and Prometheus metrics (web/observability.py, web/probes.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from dailypapers.logs import JsonFormatter, TextFormatter, configure_logging, request_id
+from dailypapers.settings import Settings
+from dailypapers.web.app import create_app
+
+
+def test_request_id_is_generated_and_echoed(client: TestClient) -> None:
+    """A request without an id gets a fresh one; a plain id sent by the proxy is echoed back."""
+    fresh = client.get("/livez")
+    assert fresh.status_code == 200
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["x-request-id"])
+    assert client.get("/livez").headers["x-request-id"] != fresh.headers["x-request-id"]
+    given = client.get("/papers", headers={"X-Request-ID": "edge-42.abc"})
+    assert given.headers["x-request-id"] == "edge-42.abc"
+    # Not plain (spaces, too long): replaced, never echoed into logs or headers.
+    odd = client.get("/livez", headers={"X-Request-ID": "a b" + "x" * 200})
+    assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["x-request-id"])
+
+
+def test_access_log_is_one_json_line_per_request(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each request logs method, path, route template, status, duration and request id."""
+    caplog.set_level(logging.INFO, logger="dailypapers.access")
+    client.get("/papers/2401.99999", headers={"X-Request-ID": "req-1"})
+    records = [r for r in caplog.records if r.name == "dailypapers.access"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["method"] == "GET"
+    assert line["path"] == "/papers/2401.99999"
+    assert line["route"] == "/papers/{arxiv_id:path}"
+    assert line["status"] == 404
+    assert line["duration_ms"] >= 0
+    assert line["request_id"] == "req-1"
+    assert line["level"] == "INFO" and line["logger"] == "dailypapers.access"
+
+
+def test_log_lines_inside_a_request_carry_its_id() -> None:
+    """Any logger writing while a request is answered gets the request id (text and JSON)."""
+    token = request_id.set("trace-7")
+    try:
+        record = logging.getLogger("dailypapers.test").makeRecord(
+            "dailypapers.test", logging.WARNING, __file__, 1, "inside", (), None
+        )
+        assert json.loads(JsonFormatter().format(record))["request_id"] == "trace-7"
+        assert TextFormatter().format(record).endswith("inside [trace-7]")
+    finally:
+        request_id.reset(token)
+
+
+def test_configure_logging_json_writes_json_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """``log_format=json`` gives one parseable JSON object per line at ``log_level``."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        configure_logging(level="WARNING", fmt="json")
+        logging.getLogger("dailypapers.test").info("hidden")
+        logging.getLogger("dailypapers.test").warning("shown %d", 1)
+        configure_logging(level="WARNING", fmt="json")  # idempotent: still one line per record
+        logging.getLogger("dailypapers.test").warning("again")
+    finally:
+        for handler in list(root.handlers):
+            if getattr(handler, "_dailypapers_handler", False):
+                root.removeHandler(handler)
+        root.setLevel(level)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["message"] for line in lines] == ["shown 1", "again"]
+    assert lines[0]["level"] == "WARNING"
+
+
+def test_metrics_are_off_by_default(client: TestClient) -> None:
+    """Without ``metrics_token``, /metrics does not exist."""
+    assert client.get("/metrics").status_code == 404
+
+
+@pytest.fixture
+def metered(settings: Settings, engine: Engine) -> TestClient:
+    """A client for an app with metrics unlocked by a token."""
+    app = create_app(settings.model_copy(update={"metrics_token": "s3cret-token"}), engine)
+    return TestClient(app)
+
+
+def test_metrics_need_the_token(metered: TestClient) -> None:
+    """With a token set, /metrics answers 401 without it or with a wrong one."""
+    assert metered.get("/metrics").status_code == 401
+    wrong = metered.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    ok = metered.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("text/plain; version=0.0.4")
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} ") or (not labels and line.startswith(name + " ")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_counters_move_after_requests(metered: TestClient) -> None:
+    """Requests count by route template and status; searches are timed by mode."""
+    auth = {"Authorization": "Bearer s3cret-token"}
+    with metered:
+        before = metered.get("/metrics", headers=auth).text
+        for arxiv_id in ("2401.00001", "2401.00002"):
+            metered.get(f"/papers/{arxiv_id}")
+        metered.get("/api/papers/search", params={"q": "attention", "mode": "keyword"})
+        metered.get("/nowhere/at/all")
+        after = metered.get("/metrics", headers=auth).text
+    route = "/papers/{arxiv_id:path}"
+    name = "dailypapers_http_requests_total"
+    moved = _sample(after, name, method="GET", route=route, status="404") - _sample(
+        before, name, method="GET", route=route, status="404"
+    )
+    assert moved == 2
+    assert _sample(after, "dailypapers_http_request_duration_seconds_count", route=route) >= 2
+    search_count = _sample(after, "dailypapers_search_duration_seconds_count", mode="keyword")
+    search_route = _sample(
+        after, name, method="GET", route="/api/papers/search", status="200"
+    ) + _sample(after, name, method="GET", route="/api/papers/search", status="503")
+    assert search_route == 1
+    # A missing index answers 503 (not timed as a search); a built one is timed.
+    assert search_count in (0, 1)
+    assert _sample(after, "dailypapers_database_up") == 1
+    assert "dailypapers_index_up" in after
+    # Unknown paths share one label, so junk URLs cannot grow the series.
+    assert 'route="unmatched"' in after
+    assert "/nowhere" not in after
