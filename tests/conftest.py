@@ -40,6 +40,15 @@ def fixture_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings built from the environment keep their files (the generated secret key, the
+    default SQLite database) in a temporary folder, never in the checkout's ``./data``."""
+    monkeypatch.setenv("DAILYPAPERS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     """The recorded fixtures' folder (tests/fixtures)."""
