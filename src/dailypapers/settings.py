@@ -221,6 +221,14 @@ class Settings(BaseSettings):
         description="Largest request body accepted, in KiB; larger ones get 413 before they "
         "are read.",
     )
+    cache_freshness: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds a web worker keeps using the site revision it last read before "
+        "reading it again: cached anonymous pages show writes made by other processes or "
+        "nodes within this time (a worker's own writes show at once). 0 reads it on every "
+        "request.",
+    )
     cache_max_mb: int = Field(
         64,
         ge=0,

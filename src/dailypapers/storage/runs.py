@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, cast, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    cast,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.storage.bulk import upsert_insert
@@ -126,7 +140,68 @@ def bump_revision(*, conn: Connection, key: str = "revision") -> int:
             set_={"value": cast(cast(site_meta.c.value, Integer) + 1, String)},
         )
     )
-    return revisions(conn=conn)[0 if key == "revision" else 1]
+    values = revisions(conn=conn)
+    _publish_on_commit(conn, values)
+    return values[0 if key == "revision" else 1]
+
+
+@dataclass(frozen=True)
+class LocalBump:
+    """The newest revisions that commits of this process set on one database.
+
+    ``sequence`` grows with every such commit, so a reader can tell that one happened since
+    it last looked; ``revisions`` (site, votes) is the highest pair these commits set.
+    """
+
+    sequence: int
+    revisions: tuple[int, int]
+
+
+_BUMPS: dict[str, LocalBump] = {}
+_BUMPS_LOCK = threading.Lock()
+_SEQUENCE = itertools.count(1)
+
+
+def database_key(*, engine: Engine) -> str:
+    """The name under which ``local_bump`` knows ``engine``'s database (its URL, no password)."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def local_bump(*, database: str) -> LocalBump | None:
+    """The latest revision bump committed by this process on ``database`` (None before any).
+
+    A plain dictionary read, cheap enough for every request: web/cache.py reads the database
+    again when this changes, so a writer sees its own write at once.
+    """
+    return _BUMPS.get(database)
+
+
+def _publish_on_commit(conn: Connection, values: tuple[int, int]) -> None:
+    """Record ``values`` as a local bump when ``conn``'s transaction commits; a rollback (of
+    the transaction, or of any savepoint after the bump) cancels it."""
+    # SQLAlchemy's commit event comes just before the database commits: readers take a bump
+    # as a reason to read the revisions again, and trust only what they read.
+    database = database_key(engine=conn.engine)
+    state = {"open": True}
+
+    def committed(_: Connection) -> None:
+        if state["open"]:
+            state["open"] = False
+            with _BUMPS_LOCK:
+                old = _BUMPS.get(database)
+                high = (
+                    values
+                    if old is None
+                    else (max(old.revisions[0], values[0]), max(old.revisions[1], values[1]))
+                )
+                _BUMPS[database] = LocalBump(next(_SEQUENCE), high)
+
+    def cancelled(*_: Any) -> None:
+        state["open"] = False
+
+    event.listen(conn, "commit", committed, once=True)
+    event.listen(conn, "rollback", cancelled, once=True)
+    event.listen(conn, "rollback_savepoint", cancelled, once=True)
 
 
 def revisions(*, conn: Connection) -> tuple[int, int]:

@@ -28,7 +28,7 @@ from dailypapers.settings import Settings
 from dailypapers.storage.engine import engine_from_settings
 from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
-from dailypapers.web.cache import ResponseCache
+from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
 from dailypapers.web.methods import HeadAsGet
 from dailypapers.web.middleware import SiteApp
@@ -166,9 +166,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             request, "api_docs.html", {"title": f"{settings.site_name} API"}
         )
 
+    # The revisions cached pages are keyed by, read at most every `cache_freshness` seconds.
+    app.state.freshness = Freshness(app.state.engine, settings.cache_freshness)
     app.add_middleware(
         ResponseCache,
-        engine=app.state.engine,
+        freshness=app.state.freshness,
         max_bytes=settings.cache_max_mb << 20,
         vote_lag=settings.cache_vote_lag,
     )

@@ -5,7 +5,18 @@ bumps the site revision, so a cached page is served only while it is still exact
 handler would render. Votes bump a separate vote revision: an isolated vote shows at once,
 but under a stream of votes anonymous pages follow it at most every ``vote_lag`` seconds
 (2 s), so a busy site keeps its cache. Logged-in visitors are never served cached pages.
-Both revisions are read on every request (one indexed query), never guessed.
+
+Freshness: a worker does not read the revisions on every request. ``Freshness`` holds the
+pair it last read and reads it again (one indexed query, in the thread pool) when it is older
+than ``interval`` seconds (``cache_freshness``, 1 s by default), by one request at a time
+while the others keep using the pair held; so a request served from the cache touches
+neither the database nor the thread pool. A commit of this process that bumps a revision
+(storage/runs.bump_revision: a vote, comment, submission, moderation, in-process ingest or
+index build) makes the next request read again, and keep reading until the database shows
+the bump: whoever wrote sees the write at once. A write by another process or node shows
+within ``interval`` seconds plus one read (the staleness bound); ``interval = 0`` reads on
+every request. A revision that goes back (a database restored from a backup) empties the
+cache, so pages of the old timeline are never served under the new one's numbers.
 
 The key is the path and the query in a canonical order; a response is stored only when the
 route that answered reads every parameter of the query (a request with any other parameter,
@@ -18,6 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi.dependencies.models import Dependant
@@ -57,6 +69,73 @@ def _query_names(route: object) -> frozenset[str]:
     return frozenset(names)
 
 
+class Freshness:
+    """The site and vote revisions of one database as this process last read them, read
+    again at most every ``interval`` seconds and at once after a local bump (see above).
+
+    ``clock`` (monotonic seconds) can be replaced, so tests move time instead of sleeping.
+    Used from the event loop only: the state changes between awaits, never during one.
+    """
+
+    def __init__(
+        self, engine: Engine, interval: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.clock = clock
+        self._database = runs.database_key(engine=engine)
+        self._value: tuple[int, int] | None = None
+        self._read_at = float("-inf")
+        self._reads = 0  # reads started
+        self._value_read = 0  # the number of the read ``_value`` came from
+        self._settled = 0  # the sequence of the newest local bump the database has shown
+        self._pending_since: float | None = None
+        self._refreshing = False
+
+    def _select(self) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            return runs.revisions(conn=conn)
+
+    async def revisions(self) -> tuple[int, int]:
+        """(site revision, vote revision), read from the database only when due."""
+        now = self.clock()
+        bump = runs.local_bump(database=self._database)
+        pending = bump is not None and bump.sequence > self._settled
+        held = self._value
+        if (
+            held is not None
+            and not pending
+            and self.interval > 0
+            and (now - self._read_at < self.interval or self._refreshing)
+        ):
+            return held
+        return await self._read(now, bump if pending else None)
+
+    async def _read(self, now: float, bump: runs.LocalBump | None) -> tuple[int, int]:
+        self._reads += 1
+        number = self._reads
+        refreshing = bump is None and not self._refreshing
+        self._refreshing = self._refreshing or refreshing
+        try:
+            value = await run_in_threadpool(self._select)
+        finally:
+            if refreshing:
+                self._refreshing = False
+        if number > self._value_read or self._value is None:
+            # Reads may finish out of order: keep (and answer with) the one started last.
+            self._value, self._read_at, self._value_read = value, now, number
+        if bump is not None:
+            # Settled once the database shows the bump; a bump it never shows (a commit that
+            # failed after the event) stops forcing reads after one interval.
+            if self._pending_since is None:
+                self._pending_since = now
+            shown = value[0] >= bump.revisions[0] and value[1] >= bump.revisions[1]
+            if shown or now - self._pending_since >= self.interval:
+                self._settled = max(self._settled, bump.sequence)
+                self._pending_since = None
+        return self._value or value
+
+
 def _size(messages: list[Message]) -> int:
     size = ENTRY_OVERHEAD
     for message in messages:
@@ -76,12 +155,12 @@ class ResponseCache:
     def __init__(
         self,
         app: ASGIApp,
-        engine: Engine,
+        freshness: Freshness,
         max_bytes: int = 64 << 20,
         vote_lag: float = 2.0,
     ) -> None:
         self.app = app
-        self.engine = engine
+        self.freshness = freshness
         self.max_bytes = max_bytes
         self.vote_lag = vote_lag
         self._items: OrderedDict[Key, tuple[list[Message], int]] = OrderedDict()
@@ -90,15 +169,24 @@ class ResponseCache:
         self._votes_seen = -1
         self._votes_since = float("-inf")
         self._names: dict[int, frozenset[str]] = {}
+        self._highest = (0, 0)  # the highest revisions seen, to notice one going back
 
     @property
     def bytes(self) -> int:
         """Bytes of responses held now."""
         return self._bytes
 
-    def _revisions(self) -> tuple[int, int]:
-        with self.engine.connect() as conn:
-            return runs.revisions(conn=conn)
+    def _went_back(self, revisions: tuple[int, int]) -> None:
+        """Empty the cache when a revision is lower than one seen before (a restore)."""
+        high = self._highest
+        if revisions[0] < high[0] or revisions[1] < high[1]:
+            with self._lock:
+                self._items.clear()
+                self._bytes = 0
+                self._votes_seen = -1
+            self._highest = revisions
+        elif revisions != high:
+            self._highest = (max(revisions[0], high[0]), max(revisions[1], high[1]))
 
     def _vote_key(self, votes: int, now: float) -> int:
         """The vote revision pages are cached under: it follows the database's at once after
@@ -155,10 +243,11 @@ class ResponseCache:
         # The ten-minute bucket lets time-dependent orders (trending) move without a write.
         now = time.time()
         try:
-            revision, votes = await run_in_threadpool(self._revisions)
+            revision, votes = await self.freshness.revisions()
         except UNAVAILABLE:  # the database is not answering: the app answers 503 uncached
             await self.app(scope, receive, send)
             return
+        self._went_back((revision, votes))
         key = (scope["path"], query, revision, self._vote_key(votes, now), int(now // 600))
         with self._lock:
             cached = self._items.get(key)
