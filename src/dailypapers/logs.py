@@ -68,6 +68,19 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{rid}]" if rid and "\n" not in line else line
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not when created)."""
+
+    @property
+    def stream(self) -> Any:
+        """The current standard error."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(*, level: str, fmt: str) -> None:
     """Send every logger's records at ``level`` or above to standard error in ``fmt``.
 
@@ -77,7 +90,7 @@ def configure_logging(*, level: str, fmt: str) -> None:
     for handler in list(root.handlers):
         if getattr(handler, _MARK, False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     setattr(handler, _MARK, True)
     root.addHandler(handler)

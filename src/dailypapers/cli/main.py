@@ -113,6 +113,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("dailypapers.cli.ingest", "export"),
     "index": ("dailypapers.cli.search", "index"),
     "ingest": ("dailypapers.cli.ingest", "ingest"),
+    "jobs": ("dailypapers.cli.jobs", "jobs"),
     "search": ("dailypapers.cli.search", "search"),
     "serve": ("dailypapers.cli.serve", "serve"),
     "subscriber": ("dailypapers.cli.digest", "subscriber"),

@@ -1,0 +1,87 @@
+"""``dailypapers jobs``: index and digests once a day, once across runners, each step logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+from dailypapers.cli.jobs import run_day, run_if_due
+from dailypapers.cli.main import cli
+from dailypapers.logs import JsonFormatter
+from dailypapers.settings import Settings
+from dailypapers.storage.locks import AlreadyRunning, stage_lock
+
+MONDAY = dt.datetime(2026, 6, 8, 7, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def quiet(settings: Settings) -> Settings:
+    """Keyword-only search (no model to load), the day's work at 06:00 UTC."""
+    return settings.model_copy(update={"semantic_search": False, "jobs_at": "06:00"})
+
+
+def test_a_monday_indexes_and_sends_both_digests(
+    engine: Engine, quiet: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Steps run in order and each logs its report with job and outcome fields."""
+    caplog.set_level(logging.INFO, logger="dailypapers.jobs")
+    results = run_day(engine, quiet, day=MONDAY.date(), ingest=False)
+    assert [(r.job, r.outcome) for r in results] == [
+        ("index", "ok"),
+        ("digest daily", "ok"),
+        ("digest weekly", "ok"),
+    ]
+    assert (quiet.index_dir / "CURRENT").exists()
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    assert [(line["job"], line["outcome"]) for line in lines] == [
+        ("index", "ok"),
+        ("digest daily", "ok"),
+        ("digest weekly", "ok"),
+    ]
+    assert "indexed" in lines[0]["message"] or lines[0]["message"].startswith("index:")
+
+
+def test_the_day_runs_once_across_runners(engine: Engine, quiet: Settings) -> None:
+    """Before jobs_at nothing runs; after it the first runner claims the day, others skip."""
+    assert run_if_due(engine, quiet, now=MONDAY.replace(hour=5), ingest=False) is None
+    first = run_if_due(engine, quiet, now=MONDAY, ingest=False)
+    assert first is not None and all(r.outcome == "ok" for r in first)
+    assert run_if_due(engine, quiet, now=MONDAY.replace(hour=9), ingest=False) is None
+    tuesday = run_if_due(engine, quiet, now=MONDAY + dt.timedelta(days=1), ingest=False)
+    assert tuesday is not None and [r.job for r in tuesday] == ["index", "digest daily"]
+
+
+def test_a_second_runner_is_refused_while_one_runs(engine: Engine, quiet: Settings) -> None:
+    """The ``jobs`` stage lock: a run while another holds it says so and does nothing."""
+    with stage_lock(engine, "jobs", wait=False), pytest.raises(AlreadyRunning):
+        run_day(engine, quiet, day=MONDAY.date(), ingest=False)
+
+
+def test_a_failed_step_is_logged_and_the_next_runs(
+    engine: Engine, quiet: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index that fails does not stop the digests; the step says failed."""
+
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("dailypapers.cli.jobs._index", broken)
+    results = run_day(engine, quiet, day=MONDAY.date(), ingest=False)
+    assert [(r.job, r.outcome) for r in results][:2] == [
+        ("index", "failed"),
+        ("digest daily", "ok"),
+    ]
+    assert results[0].summary == "disk on fire"
+
+
+def test_jobs_once_command(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dailypapers jobs --once --no-ingest`` prints each step and exits 0."""
+    monkeypatch.setenv("DAILYPAPERS_SEMANTIC_SEARCH", "false")
+    result = CliRunner().invoke(cli, ["jobs", "--once", "--no-ingest"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "index: ok:" in result.output
