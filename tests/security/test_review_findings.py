@@ -10,17 +10,21 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from dailypapers.community import accounts
 from dailypapers.ingest.pipeline import run_ingest
+from dailypapers.storage import accounts as account_store
 from dailypapers.storage import migrate
 from dailypapers.storage.engine import make_engine
-from dailypapers.storage.schema import comments
+from dailypapers.storage.schema import comments, users
 from tests.community.conftest import (  # noqa: F401 - fixtures used by the tests below
+    PASSWORD,
     Member,
     api_token,
     client,
+    csrf_from,
     make_member,
     papers,
     settings,
@@ -90,4 +94,69 @@ def test_migration_renders_comments_stored_before_it(tmp_path: Path) -> None:
     migrate.upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(select(comments.c.html)).scalar_one().strip() == "<p><em>old</em></p>"
+    engine.dispose()
+
+
+def _signup(browser: TestClient, username: str, email: str) -> Any:
+    token = csrf_from(browser, "/signup")
+    return browser.post(
+        "/signup",
+        data={"csrf_token": token, "username": username, "email": email, "password": PASSWORD},
+    )
+
+
+class FirstCallSeesNothing:
+    """A repository lookup whose first call finds nothing (a check made before a racing
+    writer committed) and whose later calls are real."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.calls = real, 0
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        return None if self.calls == 1 else self.real(**kwargs)
+
+
+def test_racing_signups_never_make_case_variant_usernames_or_a_telling_answer(
+    client: TestClient,  # noqa: F811
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL two sign-ups at once both pass the (case-insensitive) checks before either
+    inserts: ``alice`` and ``Alice`` both became accounts, and a registered email racing a new
+    username was answered "That username is taken". The race is replayed by making the checks
+    see nothing, as the second sign-up's did."""
+    assert _signup(client, "alice", "alice@example.org").status_code == 200
+    monkeypatch.setattr(account_store, "user_by_username", lambda **_: None)
+    taken = _signup(client, "ALICE", "other@example.org")
+    assert taken.status_code == 422 and "username is taken" in taken.text
+    monkeypatch.setattr(
+        account_store, "user_by_email", FirstCallSeesNothing(account_store.user_by_email)
+    )
+    registered = _signup(client, "brandnew", "alice@example.org")
+    assert registered.status_code == 200 and "Check your inbox" in registered.text
+    monkeypatch.undo()
+    with engine.connect() as conn:
+        names = conn.execute(select(users.c.username)).scalars().all()
+    assert sorted(names) == ["alice"]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        account_store.create_user(
+            conn=conn, username="Alice", email="third@example.org", password_hash="x"
+        )
+
+
+def test_migration_renames_case_variant_usernames_made_by_a_race(tmp_path: Path) -> None:
+    """Duplicates made before the index existed do not stop the upgrade: the later one is
+    renamed ``<name>-<id>``."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0006")
+    with engine.begin() as conn:
+        for name in ("alice", "Alice"):
+            account_store.create_user(
+                conn=conn, username=name, email=f"{name}@example.org", password_hash=None
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        names = conn.execute(select(users.c.username).order_by(users.c.id)).scalars().all()
+    assert names == ["alice", "Alice-2"]
     engine.dispose()

@@ -188,6 +188,12 @@ def signup(
             )
             user = accounts.user_by_id(conn=conn, user_id=user_id)
     except IntegrityError:
+        # Another sign-up won a race (PostgreSQL checks concurrently): answer as if it had
+        # come first, so a registered email still gets the same answer as a new one.
+        with engine.connect() as conn:
+            existing = accounts.user_by_email(conn=conn, email=email)
+        if existing is not None:
+            return Signup(None, existing)
         raise AccountError("That username is taken. Choose another.") from None
     return Signup(user, None)
 

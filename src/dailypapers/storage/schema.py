@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -73,6 +74,8 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, server_default="0"),
     Column("banned_at", UTCDateTime()),
 )
+# Added by migration 0007: one account per username whatever its case.
+Index("uq_users_username_lower", func.lower(users.c.username), unique=True)
 
 sessions = Table(
     "sessions",
