@@ -35,6 +35,7 @@ from dailypapers.settings import Settings
 
 log = logging.getLogger("dailypapers.mail")
 LINK = re.compile(r"https?://\S+")
+MAX_LINE = 998  # bytes in one line of a message (RFC 5322)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,17 @@ def _classify(exc: Exception) -> MailError:
         return MailError(f"{type(exc).__name__}: {exc}", permanent=False)
     # Anything else (an address or message smtplib cannot encode...): retrying cannot help.
     return MailError(f"{type(exc).__name__}: {exc}", permanent=True)
+
+
+def readable(message: EmailMessage) -> None:
+    """Re-encode the text parts of ``message`` as 8bit where every line fits (998 bytes), so
+    a link in an outbox ``.eml`` file can be copied as it is (quoted-printable splits it)."""
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        text = part.get_content()
+        if max((len(line.encode()) for line in text.splitlines()), default=0) <= MAX_LINE:
+            part.set_content(text, subtype=part.get_content_subtype(), cte="8bit")
 
 
 class Mailer:
@@ -216,6 +228,7 @@ class MailSession:
             parsed = message_from_bytes(message.data, policy=policy.default)
             assert isinstance(parsed, EmailMessage)
             message = parsed
+        readable(message)
         folder = self.mailer.settings.outbox_dir
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"

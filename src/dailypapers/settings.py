@@ -7,6 +7,7 @@ field; a test checks that it does.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
@@ -56,7 +57,16 @@ class Settings(BaseSettings):
     site_name: str = Field("Daily Papers", description="Name shown in the header and titles.")
     base_url: str = Field(
         "http://127.0.0.1:8000",
-        description="Public URL of the site, used for absolute links in feeds and emails.",
+        description="Public URL of the site, used for absolute links in feeds and emails. When "
+        "it is not set, `serve` and `demo` use the address they serve (`--host`, `--port`; "
+        "the machine's name for `--host 0.0.0.0`). Never taken from a request's `Host` header.",
+    )
+    demo_as_of: dt.date | None = Field(
+        None,
+        description="Set by `dailypapers demo` to the sample's last day, never in production: "
+        "the site says it is a demo, trending, submissions and digest previews count from this "
+        "day instead of today, and with no SMTP server the sign-up and subscription pages show "
+        "the confirmation link the outbox received.",
     )
     page_size: int = Field(
         50, ge=1, le=500, description="Papers per page on day, week and month lists."
@@ -321,7 +331,17 @@ class Settings(BaseSettings):
                 "DAILYPAPERS_SECRET_KEY must be a random value of at least 32 characters "
                 "in production (or empty, to use the generated one)"
             )
+        if self.environment == "production" and self.demo_as_of is not None:
+            raise ValueError(
+                "DAILYPAPERS_DEMO_AS_OF is for `dailypapers demo` only, not production"
+            )
         return self
+
+    def now(self) -> dt.datetime:
+        """The time trending and submissions count from: now, or noon (UTC) of ``demo_as_of``."""
+        if self.demo_as_of is not None:
+            return dt.datetime.combine(self.demo_as_of, dt.time(12), dt.UTC)
+        return dt.datetime.now(dt.UTC)
 
     @property
     def secure_cookies(self) -> bool:

@@ -74,10 +74,12 @@ def test_db_upgrade_creates_a_fresh_sqlite_database(
 
 def test_demo_loads_the_sample_once(cli_env: dict[str, str], engine: Engine) -> None:
     first = run("demo", "--no-serve")
-    assert "3187 new" in first and "3187 put on a day's list" in first
+    # A few papers of the last day stay off the list, so Submit works offline (test_demo.py).
+    assert "3187 new" in first and "3179 put on a day's list" in first
+    assert "demo activity: 5 demo accounts" in first
     second = run("demo", "--no-serve")
     assert "0 new, 0 updated, 3187 unchanged" in second
-    assert count(engine, papers) == 3187 and count(engine, daily_entries) == 3187
+    assert count(engine, papers) == 3187 and count(engine, daily_entries) == 3179
 
 
 def test_export_then_ingest_jsonl_round_trips(

@@ -83,6 +83,7 @@ def submit(arxiv_id: str, request: Request, user: User) -> Any:
         arxiv_id,
         fetch=arxiv_fetch(request),
         window_days=request.app.state.settings.submit_window_days,
+        today=request.app.state.settings.now().date(),
     )
     with connect(request) as conn:
         row = daily.paper_detail(conn=conn, arxiv_id=done.paper_id)

@@ -44,7 +44,13 @@ def daily_papers(
         return api_error(422, str(exc))
     with connect(request) as conn:
         result = daily.daily_list(
-            conn=conn, period=period, page=p, limit=limit, sort=sort, submitter=submitter
+            conn=conn,
+            period=period,
+            page=p,
+            limit=limit,
+            sort=sort,
+            submitter=submitter,
+            now=request.app.state.settings.now(),
         )
     if result is None:
         return []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import click
 import uvicorn
 
@@ -10,11 +13,27 @@ from dailypapers.demo import load_sample
 from dailypapers.logs import configure_logging
 from dailypapers.storage.papers import count_papers
 
+WILDCARDS = ("", "0.0.0.0", "::")  # noqa: S104 - names of "every interface", compared only
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The URL of the address ``serve`` binds: the machine's name for every interface."""
+    name = socket.gethostname() if host in WILDCARDS else host
+    if ":" in name:  # an IPv6 literal
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
 
 def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     ctx.engine  # noqa: B018 - migrate before the workers start
     configure_logging(level=ctx.settings.log_level, fmt=ctx.settings.log_format)
     click.echo(f"serving {ctx.settings.site_name} on http://{host}:{port} ({workers} workers)")
+    if "base_url" not in ctx.settings.model_fields_set:
+        # Links in mail and feeds follow the address served (never a request's Host header);
+        # the workers read it from the environment they inherit.
+        os.environ["DAILYPAPERS_BASE_URL"] = url = served_base_url(host, port)
+        note = " (set DAILYPAPERS_BASE_URL to the address people use)" if host in WILDCARDS else ""
+        click.echo(f"links in emails and feeds point to {url}{note}")
     uvicorn.run(
         "dailypapers.web.asgi:app",
         host=host,
@@ -66,10 +85,14 @@ def demo(ctx: Context, then_serve: bool, host: str, port: int, workers: int) -> 
     """Load the bundled sample of real arXiv papers and index it (idempotent), then serve."""
     report = load_sample(ctx.engine, ctx.settings, progress=True)
     click.echo(report.ingest.summary())
+    click.echo(report.activity)
     if report.imported_vectors:
         click.echo(f"imported {report.imported_vectors} precomputed embeddings of the sample")
     click.echo(report.index.summary())
     with ctx.engine.connect() as conn:
         click.echo(f"{count_papers(conn=conn)} papers in {ctx.settings.effective_database_url}")
     if then_serve:
+        if report.as_of is not None and "demo_as_of" not in ctx.settings.model_fields_set:
+            os.environ["DAILYPAPERS_DEMO_AS_OF"] = report.as_of.isoformat()
+            click.echo(f"trending, submissions and digest previews count from {report.as_of}")
         _serve(ctx, host, port, workers)

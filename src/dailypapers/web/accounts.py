@@ -25,7 +25,7 @@ from dailypapers.community.accounts import AccountError, TokenError
 from dailypapers.community.actions import require_active
 from dailypapers.community.errors import ActionError
 from dailypapers.community.ratelimit import recipient_check
-from dailypapers.mailer import MailQueue
+from dailypapers.mailer import LINK, MailQueue
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
@@ -58,6 +58,20 @@ def mail_queue(app: Any) -> MailQueue:
             allow = recipient_check(app.state.engine, settings.rate_limit_mail_recipient)
             found = app.state.mail_queue = MailQueue(settings, allow)
         return found
+
+
+def demo_link(request: Request, message: EmailMessage) -> str | None:
+    """The link in ``message`` when the demo has no mail server (the message goes to the
+    outbox folder); None on any other site, so a real inbox stays the only way to the link."""
+    settings: Settings = request.app.state.settings
+    if settings.demo_as_of is None or settings.smtp_host:
+        return None
+    body = message.get_body(("plain",))
+    found = LINK.search(body.get_content()) if body is not None else None
+    return found.group(0) if found else None
+
+
+DEMO_LINK_TEXT = "Open the link (demo: no mail server, the message went to the outbox folder)"
 
 
 def send_later(request: Request, message: EmailMessage) -> None:
@@ -126,8 +140,11 @@ def signup(
         return page(
             request, "signup.html", {"title": "Sign up", "form": form, "error": str(exc)}, 422
         )
+    link = None
     if result.user is not None:
-        send_later(request, mails.verification(settings, result.user))
+        message = mails.verification(settings, result.user)
+        link = demo_link(request, message)  # new accounts only: never a reset link
+        send_later(request, message)
     else:
         assert result.existing is not None
         send_later(request, mails.already_registered(settings, result.existing))
@@ -135,6 +152,7 @@ def signup(
         request,
         "Check your inbox",
         "We sent a link to the address you gave. Open it to confirm your email, then log in.",
+        link=(link, DEMO_LINK_TEXT) if link else None,
     )
 
 

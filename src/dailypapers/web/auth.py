@@ -114,6 +114,16 @@ def _same_origin(request: Request) -> bool:
         return False
 
 
+def check_anonymous_form(request: Request, submitted: str | None) -> None:
+    """``check_csrf`` for a form that cached pages carry without a token (anonymous pages are
+    shared, so they hold no per-visitor token): with no token, an anonymous visitor's form
+    must come with this site's ``Origin``, which browsers set on every cross-site POST."""
+    if submitted or current_user(request) is not None or not request.headers.get("origin"):
+        check_csrf(request, submitted)
+    elif not _same_origin(request):
+        raise ActionError("This form did not come from this site.", 403)
+
+
 def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a form whose token does not match this visitor's, or that comes from elsewhere."""
     user = current_user(request)

@@ -53,6 +53,7 @@ def submit(request: Request, csrf_token: Csrf = "", ref: FormStr = "") -> Respon
             ref,
             fetch=arxiv_fetch(request),
             window_days=settings.submit_window_days,
+            today=settings.now().date(),
         )
     except ActionError as exc:
         context = {"title": "Submit a paper", "ref": ref[:300], "error": exc.message}
@@ -173,7 +174,11 @@ def trending(
     """Trending papers of the latest day, week or month (docs/ranking.md)."""
     with connect(request) as conn:
         result = daily.trending_list(
-            conn=conn, span=span, page=p, limit=request.app.state.settings.page_size
+            conn=conn,
+            span=span,
+            page=p,
+            limit=request.app.state.settings.page_size,
+            now=request.app.state.settings.now(),
         )
     if result is None:
         return page(request, "empty.html", {"title": "No papers yet"})

@@ -42,7 +42,14 @@ def _list_page(
     limit = request.app.state.settings.page_size
     user = current_user(request)
     with connect(request) as conn:
-        result = daily.daily_list(conn=conn, period=period, page=p, limit=limit, sort=sort)
+        result = daily.daily_list(
+            conn=conn,
+            period=period,
+            page=p,
+            limit=limit,
+            sort=sort,
+            now=request.app.state.settings.now(),
+        )
         latest = (
             daily.daily_list(conn=conn, period=None, limit=1)
             if result is not None and not result.entries

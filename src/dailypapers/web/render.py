@@ -57,6 +57,7 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
         name,
         {
             "site_name": settings.site_name,
+            "demo_as_of": settings.demo_as_of,
             "user": current_user(request),
             "csrf": lambda: csrf_token(request),
             **context,
