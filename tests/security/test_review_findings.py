@@ -4,16 +4,20 @@ through the interface where it was found (HTTP, the CLI, migrations).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
 
 from dailypapers.community import accounts
+from dailypapers.email import subscribers
 from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.storage import accounts as account_store
 from dailypapers.storage import migrate
@@ -160,3 +164,76 @@ def test_migration_renames_case_variant_usernames_made_by_a_race(tmp_path: Path)
         names = conn.execute(select(users.c.username).order_by(users.c.id)).scalars().all()
     assert names == ["alice", "Alice-2"]
     engine.dispose()
+
+
+class CountingSplit:
+    """``SPLIT`` that counts how many pieces of a preference list were looked at."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def split(self, value: str) -> Iterator[str]:
+        """The pieces of ``value``, counted as they are taken."""
+        for part in re.split(r"[,\n;]+", value):
+            self.seen += 1
+            yield part
+
+
+def test_digest_preferences_with_thousands_of_items_are_refused_at_once(
+    client: TestClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An anonymous subscribe form with 12,000 distinct keywords (48 KB) cost 11 s of
+    quadratic de-duplication, on the event loop: the whole site stood still meanwhile, and the
+    1 MB a body may have would have been hours. The list is now refused at its 21st item."""
+    counting = CountingSplit()
+    monkeypatch.setattr(subscribers, "SPLIT", counting)
+    keywords = ",".join(f"k{n}" for n in range(12_000))
+    answer = client.post(
+        "/subscribe",
+        data={
+            "csrf_token": csrf_from(client, "/subscribe"),
+            "email": "reader@example.org",
+            "keywords": keywords,
+        },
+    )
+    assert answer.status_code == 400 and "at most 20 keywords" in answer.text
+    # The (empty) categories list, then the keywords up to the first one too many.
+    assert counting.seen <= 1 + subscribers.MAX_FOLLOWS + 1
+
+
+def test_form_handlers_wait_for_the_database_off_the_event_loop(
+    client: TestClient,  # noqa: F811
+    engine: Engine,
+    make_member: Make,  # noqa: F811
+) -> None:
+    """The digest forms were ``async def`` handlers that then used the database (rate-limit
+    write, subscription rows) on the event loop: while SQLite's write lock was held (an
+    ingest), every request of the worker waited, /health included. Every statement of these
+    forms now runs in the thread pool."""
+    on_loop: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        on_loop.append(statement)
+
+    ada: Member = make_member("ada")
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        token = csrf_from(client, "/subscribe")
+        subscribed = client.post(
+            "/subscribe", data={"csrf_token": token, "email": "reader@example.org"}
+        )
+        assert subscribed.status_code == 200
+        saved = ada.client.post(
+            "/settings/email",
+            data={"csrf_token": ada.csrf("/settings/email"), "keywords": "graphs"},
+        )
+        assert saved.status_code == 303
+        assert ada.client.post("/unsubscribe", data={"token": "forged"}).status_code == 400
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert on_loop == []

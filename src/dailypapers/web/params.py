@@ -12,8 +12,9 @@ import datetime as dt
 from typing import Annotated
 
 from annotated_types import Interval
-from fastapi import Form, Path
+from fastapi import Depends, Form, Path, Request
 from pydantic import Field
+from starlette.datastructures import FormData
 
 from dailypapers.queries.periods import MAX_DATE, MIN_DATE
 
@@ -27,3 +28,14 @@ BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Username = Annotated[str, Path(min_length=1, max_length=MAX_USERNAME)]
 Day = Annotated[dt.date, Interval(ge=MIN_DATE, le=MAX_DATE)]
 OptionalFormId = Annotated[int | None, Form(ge=1, le=MAX_ID)]
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form, read on the event loop, so the handler that takes it can be a plain
+    ``def``: FastAPI runs those in its thread pool. An ``async def`` handler that reads its own
+    form runs everything after it (database waits, parsing) on the event loop, where it stalls
+    every other request of the worker."""
+    return await request.form()
+
+
+AnyForm = Annotated[FormData, Depends(read_form)]

@@ -24,16 +24,9 @@ from dailypapers.email.render import (
 )
 from dailypapers.email.subscribers import SubscriptionError
 from dailypapers.storage import subscriptions as repo
-from dailypapers.web.accounts import DEMO_LINK_TEXT, demo_link, send_later
-from dailypapers.web.auth import (
-    CSRF_FIELD,
-    check_anonymous_form,
-    check_csrf,
-    client_key,
-    current_user,
-    limit,
-)
-from dailypapers.web.params import Day
+from dailypapers.web.accounts import send_later
+from dailypapers.web.auth import CSRF_FIELD, check_csrf, client_key, current_user, limit
+from dailypapers.web.params import AnyForm, Day
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False, lifespan=schedule.lifespan)
@@ -62,7 +55,7 @@ def _prefs(form: Any) -> dict[str, Any]:
     return subscribers.preferences(
         period=str(form.get("period", "daily")),
         trending_count=str(form.get("trending_count", "10")),
-        categories=",".join(str(v) for v in form.getlist("categories")),
+        categories=str(form.get("categories", "")),
         keywords=str(form.get("keywords", "")),
         authors=str(form.get("authors", "")),
         similar=form.get("similar") == "on",
@@ -79,12 +72,11 @@ def subscribe_form(request: Request, email: str = "") -> Response:
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-async def subscribe(request: Request) -> Response:
+def subscribe(request: Request, form: AnyForm) -> Response:
     """Start a subscription and mail the confirmation link (double opt-in)."""
-    form = await request.form()
     email = str(form.get("email", ""))[:1000]
     try:
-        check_anonymous_form(request, str(form.get(CSRF_FIELD, "")))  # the home page's box too
+        check_csrf(request, str(form.get(CSRF_FIELD, "")))
         limit(request, "subscribe", client_key(request))
         prefs = _prefs(form)
         prefs["trending_count"] = request.app.state.settings.digest_trending_default
@@ -96,15 +88,11 @@ async def subscribe(request: Request) -> Response:
         return page(request, "subscribe_form.html", context, getattr(exc, "status", 400))
     settings = request.app.state.settings
     build = confirmation_message if needs_confirming else already_subscribed_message
-    message = build(settings, row)
-    link = demo_link(request, message) if needs_confirming else None
-    send_later(request, message)  # after the answer, within the recipient's limit
+    send_later(request, build(settings, row))  # after the answer, within the recipient's limit
     return _notice(
         request,
         "Check your inbox",
         f"We sent a message to {row['email']}. Open the link in it to confirm your subscription.",
-        link=link,
-        link_text=DEMO_LINK_TEXT,
     )
 
 
@@ -154,10 +142,10 @@ def unsubscribe_form(request: Request, token: str = "") -> Response:
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe(request: Request, token: str = "") -> Response:
+def unsubscribe(request: Request, form: AnyForm, token: str = "") -> Response:
     """RFC 8058 one-click unsubscribe: the signed token is the credential (no CSRF, no cookie)."""
     if not token:
-        token = str((await request.form()).get("token", ""))[:1000]
+        token = str(form.get("token", ""))[:1000]
     try:
         row = subscribers.unsubscribe(request.app.state.engine, request.app.state.settings, token)
     except TokenError as exc:
@@ -196,9 +184,8 @@ def preferences_form(request: Request, token: str = "", saved: bool = False) -> 
 
 
 @router.post("/subscription", response_class=HTMLResponse)
-async def save_preferences(request: Request) -> Response:
+def save_preferences(request: Request, form: AnyForm) -> Response:
     """Store preferences sent from the preferences-link page."""
-    form = await request.form()
     token = str(form.get("token", ""))[:1000]
     settings = request.app.state.settings
     try:
@@ -223,7 +210,7 @@ def preview_by_link(request: Request, token: str = "", date: Day | None = None) 
 
 def _preview(request: Request, row: Any, date: Day | None = None) -> Response:
     settings = request.app.state.settings
-    content = next_digest(request.app.state.engine, row, date=date or settings.demo_as_of)
+    content = next_digest(request.app.state.engine, row, date=date)
     if content.empty:
         return _notice(request, "Nothing to send", "The next digest would be empty: none is sent.")
     html = preview_html(settings, content, row).replace("<head>", f"<head>{FAVICON}", 1)
@@ -246,12 +233,11 @@ def user_preferences(request: Request, saved: bool = False) -> Response:
 
 
 @router.post("/settings/email", response_class=HTMLResponse)
-async def save_user_preferences(request: Request) -> Response:
+def save_user_preferences(request: Request, form: AnyForm) -> Response:
     """Subscribe, change preferences or unsubscribe a logged-in user."""
     user = current_user(request)
     if user is None:
         return RedirectResponse("/login?next=/settings/email", status_code=303)
-    form = await request.form()
     engine = request.app.state.engine
     try:
         check_csrf(request, str(form.get(CSRF_FIELD, "")))
