@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from dailypapers.api import shapes
+from dailypapers.api.responses import OrjsonResponse
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
 from dailypapers.queries.periods import PeriodError, parse_period
@@ -53,8 +54,8 @@ def daily_papers(
             now=request.app.state.settings.now(),
         )
     if result is None:
-        return []
-    return [shapes.daily_entry_json(row) for row in result.entries]
+        return OrjsonResponse([])
+    return OrjsonResponse([shapes.daily_entry_json(row) for row in result.entries])
 
 
 @router.get(
@@ -73,4 +74,4 @@ def paper(arxiv_id: str, request: Request) -> Any:
         row = daily.paper_detail(conn=conn, arxiv_id=canonical)
     if row is None:
         return api_error(404, f"paper {canonical} not found")
-    return shapes.paper_json(row)
+    return OrjsonResponse(shapes.paper_json(row))

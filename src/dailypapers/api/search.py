@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from dailypapers.api import shapes
+from dailypapers.api.responses import OrjsonResponse
 from dailypapers.api.routes import api_error
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
@@ -58,7 +59,8 @@ def search(
         response = api_error(503, f"{result.message} ({result.unavailable.state})")
         response.headers["Retry-After"] = "60"
         return response
-    return [{**shapes.daily_entry_json(hit.row), "score": hit.score} for hit in result.hits]
+    hits = [{**shapes.daily_entry_json(hit.row), "score": hit.score} for hit in result.hits]
+    return OrjsonResponse(hits)
 
 
 @router.get(
@@ -82,4 +84,4 @@ def similar(
         if daily.paper_detail(conn=conn, arxiv_id=canonical) is None:
             return api_error(404, f"paper {canonical} not found")
         rows = searcher.similar(conn=conn, arxiv_id=canonical, limit=limit)
-    return [shapes.paper_json(row) for row in rows]
+    return OrjsonResponse([shapes.paper_json(row) for row in rows])
