@@ -24,8 +24,15 @@ from dailypapers.email.render import (
 )
 from dailypapers.email.subscribers import SubscriptionError
 from dailypapers.storage import subscriptions as repo
-from dailypapers.web.accounts import send_later
-from dailypapers.web.auth import CSRF_FIELD, check_csrf, client_key, current_user, limit
+from dailypapers.web.accounts import DEMO_LINK_TEXT, demo_link, send_later
+from dailypapers.web.auth import (
+    CSRF_FIELD,
+    check_anonymous_form,
+    check_csrf,
+    client_key,
+    current_user,
+    limit,
+)
 from dailypapers.web.params import AnyForm, Day
 from dailypapers.web.render import page
 
@@ -55,7 +62,7 @@ def _prefs(form: Any) -> dict[str, Any]:
     return subscribers.preferences(
         period=str(form.get("period", "daily")),
         trending_count=str(form.get("trending_count", "10")),
-        categories=str(form.get("categories", "")),
+        categories=",".join(str(v) for v in form.getlist("categories")),
         keywords=str(form.get("keywords", "")),
         authors=str(form.get("authors", "")),
         similar=form.get("similar") == "on",
@@ -76,7 +83,7 @@ def subscribe(request: Request, form: AnyForm) -> Response:
     """Start a subscription and mail the confirmation link (double opt-in)."""
     email = str(form.get("email", ""))[:1000]
     try:
-        check_csrf(request, str(form.get(CSRF_FIELD, "")))
+        check_anonymous_form(request, str(form.get(CSRF_FIELD, "")))  # the home page's box too
         limit(request, "subscribe", client_key(request))
         prefs = _prefs(form)
         prefs["trending_count"] = request.app.state.settings.digest_trending_default
@@ -88,11 +95,15 @@ def subscribe(request: Request, form: AnyForm) -> Response:
         return page(request, "subscribe_form.html", context, getattr(exc, "status", 400))
     settings = request.app.state.settings
     build = confirmation_message if needs_confirming else already_subscribed_message
-    send_later(request, build(settings, row))  # after the answer, within the recipient's limit
+    message = build(settings, row)
+    link = demo_link(request, message) if needs_confirming else None
+    send_later(request, message)  # after the answer, within the recipient's limit
     return _notice(
         request,
         "Check your inbox",
         f"We sent a message to {row['email']}. Open the link in it to confirm your subscription.",
+        link=link,
+        link_text=DEMO_LINK_TEXT,
     )
 
 
@@ -210,7 +221,7 @@ def preview_by_link(request: Request, token: str = "", date: Day | None = None) 
 
 def _preview(request: Request, row: Any, date: Day | None = None) -> Response:
     settings = request.app.state.settings
-    content = next_digest(request.app.state.engine, row, date=date)
+    content = next_digest(request.app.state.engine, row, date=date or settings.demo_as_of)
     if content.empty:
         return _notice(request, "Nothing to send", "The next digest would be empty: none is sent.")
     html = preview_html(settings, content, row).replace("<head>", f"<head>{FAVICON}", 1)
