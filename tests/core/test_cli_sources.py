@@ -42,8 +42,11 @@ def test_ingest_arxiv_api_by_ids(arxiv_env: RecordedServer, engine: Engine) -> N
 
 def test_ingest_arxiv_api_errors_lose_nothing(arxiv_env: RecordedServer, engine: Engine) -> None:
     run("ingest", "arxiv-api", "--id", "1707.08567")
+    asked = len(arxiv_env.requests)
     output = run("ingest", "arxiv-api", "--id", "abc", ok=False)
-    assert "incorrect id format for abc" in output and "Traceback" not in output
+    # Refused before any request (test_cli_ingest_checks.py), not by arXiv's error feed.
+    assert "not an arXiv id: 'abc'" in output and "Traceback" not in output
+    assert len(arxiv_env.requests) == asked
     missing = run("ingest", "arxiv-api", "--id", "0000.0000")
     assert "0 new" in missing
     assert stored(engine) == ["1707.08567"]

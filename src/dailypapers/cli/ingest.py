@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -12,18 +13,42 @@ import click
 
 from dailypapers.cli.main import Context, one_line_errors, pass_context
 from dailypapers.export import write_export
+from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.ingest.pipeline import FeatureRule, IngestReport, run_ingest
 from dailypapers.records import RawPaper
 from dailypapers.sources import arxiv_api, hf_daily, oai, rss, snapshot
+from dailypapers.sources.categories import unknown_category
 from dailypapers.sources.http import Fetcher
 from dailypapers.sources.jsonl import read_jsonl
 from dailypapers.storage import runs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+OAI_SET = re.compile(r"^[a-z][a-z-]*(?::[a-z][a-z-]*)?$")
 
 
 def _day(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value else None
+
+
+def _check_window(first: dt.date | None, last: dt.date | None, names: str) -> None:
+    """Refuse a reversed date window before anything is fetched."""
+    if first is not None and last is not None and first > last:
+        raise click.UsageError(f"the date window is reversed: {names} ({first} > {last})")
+
+
+def _check_categories(categories: Iterable[str]) -> None:
+    """Refuse a category arXiv does not have before anything is fetched."""
+    for name in categories:
+        if (reason := unknown_category(name)) is not None:
+            raise click.UsageError(reason)
+
+
+def _check_ids(ids: Iterable[str]) -> list[str]:
+    """The ids without version or URL prefix; refuses a malformed one before any fetch."""
+    try:
+        return [parse_arxiv_id(value)[0] for value in ids]
+    except Rejected as exc:
+        raise click.UsageError(f"{exc} (like 2410.17243 or hep-th/9901001)") from None
 
 
 def _file_key(path: Path) -> dict[str, Any]:
@@ -64,6 +89,11 @@ def _run(
     if report.rejected > 20:
         click.echo(f"... and {report.rejected - 20} more rejected records", err=True)
     click.echo(report.summary())
+    if report.rejected and not (report.new or report.updated or report.unchanged):
+        # A cron job must be able to tell a garbage file (or feed) from a good one.
+        raise click.ClickException(
+            f"nothing was accepted: all {report.rejected} records were rejected"
+        )
     return report
 
 
@@ -113,6 +143,9 @@ def ingest_api(
     """Fetch papers from the arXiv API by categories, date window, query or ids."""
     if not (categories or ids or query or date_from or date_to):
         raise click.UsageError("give --category, --id, --query or a --from/--to window")
+    _check_categories(categories)
+    ids = tuple(_check_ids(ids))
+    _check_window(_day(date_from), _day(date_to) or dt.date.today(), "--from is after --to")
     params = {
         "categories": sorted(categories),
         "ids": sorted(ids),
@@ -159,6 +192,11 @@ def ingest_oai(
     restart: bool,
 ) -> None:
     """Backfill through OAI-PMH ListRecords (metadataPrefix arXiv), following resumption tokens."""
+    _check_window(_day(date_from), _day(date_until), "--from is after --until")
+    if set_spec is not None and not OAI_SET.match(set_spec):
+        raise click.UsageError(
+            f"not an arXiv OAI set: {set_spec[:80]!r} (like cs or physics:hep-th)"
+        )
     params = {"from": str(_day(date_from)), "until": str(_day(date_until)), "set": set_spec}
     with Fetcher.from_settings(ctx.settings) as fetcher:
         _run(
@@ -213,6 +251,7 @@ def ingest_rss(
     cats = list(categories) or ctx.settings.feed_categories
     if not cats:
         raise click.UsageError("give --category or set DAILYPAPERS_FEED_CATEGORIES")
+    _check_categories(cats)
     params = {"categories": sorted(cats), "day": dt.date.today().isoformat()}
     with Fetcher.from_settings(ctx.settings) as fetcher:
         _run(
