@@ -11,6 +11,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +22,7 @@ from dailypapers.settings import Settings
 from dailypapers.storage import runs
 from dailypapers.storage.engine import write_transaction
 from dailypapers.storage.schema import papers
+from dailypapers.web import observability
 from dailypapers.web.app import create_app
 from dailypapers.web.cache import Freshness
 from tests.core.helpers import raw
@@ -150,3 +152,25 @@ def test_a_rolled_back_bump_is_not_published(engine: Engine) -> None:
         runs.bump_revision(conn=conn)
     bump = runs.local_bump(database=database)
     assert bump is not None and bump != before and bump.revisions[0] >= 1
+
+
+def test_cache_hits_keep_their_route_label(
+    settings: Settings, engine: Engine, paper: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hit puts the route that answered back in the scope: the request metrics label it
+    # without matching the path against every route again.
+    seen: list[object] = []
+    label = observability.route_template
+
+    def spy(scope: Any, routes: Any) -> str:
+        seen.append(scope.get("route"))
+        return label(scope, routes)
+
+    monkeypatch.setattr(observability, "route_template", spy)
+    app = create_app(settings, engine)
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.get(f"/api/papers/{paper}").status_code == 200
+    assert len(seen) == 3 and all(route is not None for route in seen)
+    wanted = 'route="/api/papers/{arxiv_id:path}",status="200"} 3'
+    assert any(wanted in line for line in app.state.metrics.render().splitlines())

@@ -163,7 +163,9 @@ class ResponseCache:
         self.freshness = freshness
         self.max_bytes = max_bytes
         self.vote_lag = vote_lag
-        self._items: OrderedDict[Key, tuple[list[Message], int]] = OrderedDict()
+        # key -> (messages, size, the route that answered: hits put it back in the scope,
+        # so the request metrics need not match the path against every route again)
+        self._items: OrderedDict[Key, tuple[list[Message], int, object]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._votes_seen = -1
@@ -208,7 +210,7 @@ class ResponseCache:
             self._names[id(route)] = _query_names(route)
         return names <= self._names[id(route)]
 
-    def _store(self, key: Key, messages: list[Message]) -> None:
+    def _store(self, key: Key, messages: list[Message], route: object) -> None:
         size = _size(messages)
         if size > self.max_bytes // 4:
             return
@@ -216,10 +218,10 @@ class ResponseCache:
             old = self._items.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
-            self._items[key] = (messages, size)
+            self._items[key] = (messages, size, route)
             self._bytes += size
             while self._bytes > self.max_bytes and self._items:
-                _, (_, dropped) = self._items.popitem(last=False)
+                _, (_, dropped, _) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -254,6 +256,8 @@ class ResponseCache:
             if cached is not None:
                 self._items.move_to_end(key)
         if cached is not None:
+            if cached[2] is not None:
+                scope["route"] = cached[2]
             for message in cached[0]:
                 await send(message)
             return
@@ -279,4 +283,4 @@ class ResponseCache:
             # Junk parameters never make entries: a key only ever holds what the route reads.
             and self._route_reads(scope, {name for name, _ in pairs})
         ):
-            self._store(key, messages)
+            self._store(key, messages, scope.get("route"))
