@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from dailypapers.logs import JsonFormatter, TextFormatter, configure_logging, request_id
 from dailypapers.settings import Settings
 from dailypapers.web.app import create_app
+from dailypapers.web.observability import RouteNames
 
 
 def test_request_id_is_generated_and_echoed(client: TestClient) -> None:
@@ -119,6 +120,8 @@ def test_counters_move_after_requests(metered: TestClient) -> None:
             metered.get(f"/papers/{arxiv_id}")
         metered.get("/api/papers/search", params={"q": "attention", "mode": "keyword"})
         metered.get("/nowhere/at/all")
+        for _ in range(2):  # the second may come from the response cache: same label
+            metered.get("/api/daily_papers")
         after = metered.get("/metrics", headers=auth).text
     route = "/papers/{arxiv_id:path}"
     name = "dailypapers_http_requests_total"
@@ -136,6 +139,24 @@ def test_counters_move_after_requests(metered: TestClient) -> None:
     assert search_count in (0, 1)
     assert _sample(after, "dailypapers_database_up") == 1
     assert "dailypapers_index_up" in after
+    daily = {"method": "GET", "route": "/api/daily_papers", "status": "200"}
+    assert _sample(after, name, **daily) - _sample(before, name, **daily) == 2
     # Unknown paths share one label, so junk URLs cannot grow the series.
     assert 'route="unmatched"' in after
     assert "/nowhere" not in after
+
+
+def test_route_names_without_the_router(settings: Settings, engine: Engine) -> None:
+    """A request answered before routing (a cached page) is named as the router would."""
+    app = create_app(settings, engine)
+    names = RouteNames(app.router.routes)
+
+    def scope(method: str, path: str) -> dict[str, object]:
+        return {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+
+    assert names(scope("GET", "/")) == "/"
+    assert names(scope("GET", "/papers/2401.00001")) == "/papers/{arxiv_id:path}"
+    assert names(scope("GET", "/api/papers/2401.00001/similar")).endswith("/similar")
+    assert names(scope("GET", "/static/style.css")) == "/static"
+    assert names(scope("GET", "/no/such/page")) == "unmatched"
+    assert names(scope("GET", "/")) == "/"  # memoised

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from urllib.parse import parse_qsl
 
@@ -155,20 +156,56 @@ class Metrics:
         return "\n".join(lines)
 
 
-def route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str:
-    """The template of the route that answers ``scope`` (``unmatched`` when none does)."""
-    route = scope.get("route")
-    if route is None:  # answered before routing (cache, body limit): match as the router does
+def flat_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """The routes of an app with those of included routers spliced in, in matching order."""
+    found: list[BaseRoute] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's included routers
+        found.extend(flat_routes(included.routes) if included is not None else [route])
+    return found
+
+
+class RouteNames:
+    """The route template answering a request, for labels: the router's own choice when it
+    ran, otherwise (a cached page, a refused body) the first route that matches, memoised."""
+
+    MEMO_SIZE = 4096
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self._top = routes
+        self._flat: list[BaseRoute] | None = None
+        self._memo: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, scope: Scope) -> str:
+        """``/papers/{arxiv_id:path}``, ``/static`` or ``unmatched``."""
+        route = scope.get("route")
+        if route is not None:
+            return str(getattr(route, "path", None) or "unmatched")
+        key = (scope["method"], scope["path"])
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        name = self._match(scope)
+        if len(scope["path"]) <= 512:
+            with self._lock:
+                self._memo[key] = name
+                if len(self._memo) > self.MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        return name
+
+    def _match(self, scope: Scope) -> str:
+        if self._flat is None:
+            self._flat = flat_routes(self._top)
         partial = None
-        for candidate in routes:
+        for candidate in self._flat:
             match, _ = candidate.matches(scope)
             if match == Match.FULL:
-                route = candidate
-                break
+                return str(getattr(candidate, "path", None) or "unmatched")
             if match == Match.PARTIAL and partial is None:
                 partial = candidate
-        route = route or partial
-    return str(getattr(route, "path", None) or "unmatched")
+        return str(getattr(partial, "path", None) or "unmatched")
 
 
 def _search_mode(scope: Scope) -> str:
@@ -185,7 +222,7 @@ class RequestObserver:
     ) -> None:
         self.app = app
         self.metrics = metrics
-        self.routes = routes
+        self.route_name = RouteNames(routes)
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -216,7 +253,7 @@ class RequestObserver:
             request_id.reset(token)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = route_template(scope, self.routes)
+        route = self.route_name(scope)
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         self.metrics.requests.inc(method, route, str(status))
         self.metrics.latency.observe(seconds, route)
