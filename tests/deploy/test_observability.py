@@ -160,3 +160,15 @@ def test_route_names_without_the_router(settings: Settings, engine: Engine) -> N
     assert names(scope("GET", "/static/style.css")) == "/static"
     assert names(scope("GET", "/no/such/page")) == "unmatched"
     assert names(scope("GET", "/")) == "/"  # memoised
+
+
+def test_tokens_in_links_are_not_logged(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Signed tokens of mailed links (reset, unsubscribe) are redacted from the access log."""
+    caplog.set_level(logging.INFO, logger="dailypapers.access")
+    client.get("/reset/confirm?token=SECRET-abc&next=/x&api_key=SECRET-2")
+    record = next(r for r in caplog.records if r.name == "dailypapers.access")
+    line = JsonFormatter().format(record)
+    assert "SECRET" not in line
+    assert json.loads(line)["path"] == "/reset/confirm?token=[redacted]&next=/x&api_key=[redacted]"

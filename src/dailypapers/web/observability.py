@@ -31,6 +31,8 @@ from dailypapers.logs import request_id
 access = logging.getLogger("dailypapers.access")
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Query parameters whose values never reach a log line (links in mail carry signed tokens).
+_SECRET_PARAM = re.compile(r"(^|&)([^=&]*(?:token|key|password|secret|sig|code)[^=&]*)=[^&]*", re.I)
 SEARCH_ROUTES = frozenset({"/search", "/api/papers/search"})
 SEARCH_MODES = frozenset({"hybrid", "keyword", "semantic"})
 Labels = tuple[str, ...]
@@ -261,7 +263,9 @@ class RequestObserver:
             self.metrics.search.observe(seconds, _search_mode(scope))
         if self.access_log and access.isEnabledFor(logging.INFO):
             client = scope.get("client")
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = _SECRET_PARAM.sub(
+                r"\1\2=[redacted]", scope.get("query_string", b"").decode("latin-1")
+            )
             path = scope["path"] + (f"?{query}" if query else "")
             access.info(
                 "%s %s %d %.1fms",
