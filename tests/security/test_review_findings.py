@@ -202,6 +202,44 @@ def test_digest_preferences_with_thousands_of_items_are_refused_at_once(
     assert counting.seen <= 1 + subscribers.MAX_FOLLOWS + 1
 
 
+class LoopWatch:
+    """Records every SQL statement an engine runs on a thread with a running event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.on_loop = engine, list[str]()
+
+    def record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        """The ``before_cursor_execute`` hook."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.on_loop.append(statement)
+
+    def __enter__(self) -> LoopWatch:
+        event.listen(self.engine, "before_cursor_execute", self.record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self.record)
+
+
+def test_error_pages_wait_for_the_database_off_the_event_loop(
+    engine: Engine,
+    make_member: Make,  # noqa: F811
+) -> None:
+    """Error pages (404, 400, 405, refusals, 503) were ``async def`` handlers that render a page
+    with the visitor's session, read from the database on the event loop: with the pool
+    exhausted or the database down, each one stalled every request of the worker."""
+    ada: Member = make_member("ada")
+    with LoopWatch(engine) as watch:
+        assert ada.client.get("/no/such/page").status_code == 404
+        assert ada.client.get("/papers?date=not-a-date").status_code == 400
+        assert ada.client.get("/comments/999/edit").status_code == 404
+        assert ada.client.put("/settings").status_code == 405
+    assert watch.on_loop == []
+
+
 def test_form_handlers_wait_for_the_database_off_the_event_loop(
     client: TestClient,  # noqa: F811
     engine: Engine,

@@ -108,8 +108,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(subscriptions_router)
     app.include_router(pages_router)
 
+    # Error handlers are plain ``def``: Starlette runs them in the thread pool, and the pages
+    # they render read the visitor's session from the database (never on the event loop).
     @app.exception_handler(ActionError)
-    async def on_refused(request: Request, exc: ActionError) -> Response:
+    def on_refused(request: Request, exc: ActionError) -> Response:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         if _is_api(request) or "application/json" in request.headers.get("accept", ""):
             if exc.status == 401:
@@ -125,7 +127,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     @app.exception_handler(RateLimited)
-    async def on_rate_limited(request: Request, exc: RateLimited) -> Response:
+    def on_rate_limited(request: Request, exc: RateLimited) -> Response:
         headers = {"Retry-After": str(exc.retry_after)}
         if _is_api(request) or "application/json" in request.headers.get("accept", ""):
             return JSONResponse({"error": str(exc)}, status_code=429, headers=headers)
@@ -134,14 +136,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+    def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         message = _validation_message(exc)
         if _is_api(request):
             return JSONResponse({"error": message}, status_code=422)
         return page(request, "error.html", {"title": "Bad request", "message": message}, 400)
 
     @app.exception_handler(HTTPException)
-    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+    def on_http_error(request: Request, exc: HTTPException) -> Response:
         headers = _allow_head(exc.headers)
         if _is_api(request) or exc.status_code not in (404, 405):
             return JSONResponse(

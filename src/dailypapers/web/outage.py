@@ -95,7 +95,7 @@ def _answer(request: Request, title: str, message: str, retry_after: int) -> Res
     return response
 
 
-async def on_database_error(request: Request, exc: Exception) -> Response:
+def on_database_error(request: Request, exc: Exception) -> Response:
     """503 for a database that is full, down, locked past its timeout or out of connections."""
     if storage_full(exc):
         request.app.state.storage_alarm.record(exc)
@@ -105,7 +105,7 @@ async def on_database_error(request: Request, exc: Exception) -> Response:
     return _answer(request, "Database unavailable", DOWN_MESSAGE, 10)
 
 
-async def on_os_error(request: Request, exc: Exception) -> Response:
+def on_os_error(request: Request, exc: Exception) -> Response:
     """503 for a file write refused for lack of space; other OS errors stay errors."""
     if not storage_full(exc):
         raise exc
