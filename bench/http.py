@@ -47,6 +47,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -416,6 +417,7 @@ def measure(
     pgid: int,
     ingest: tuple[str, Path, int] | None = None,
     label: str | None = None,
+    warmup: bool = True,
 ) -> dict[str, Any]:
     """Check that ``name`` answers 200, warm it up, then measure it; the figures.
 
@@ -428,7 +430,7 @@ def measure(
     paths_file = folder / f"{label}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
     load = {"connections": args.connections, "threads": args.threads, "paths_file": paths_file}
-    if args.warmup > 0:
+    if warmup and args.warmup > 0:
         run_wrk(base + paths[0], duration=args.warmup, **load)
     log(f"{label}: wrk {args.duration:g} s on {ENDPOINTS[name]} ({len(paths)} paths)")
     url, snapshot, held = ingest or ("", None, 0)
@@ -471,6 +473,55 @@ def measure(
     }
 
 
+def combine_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row for several runs of one endpoint: requests/s over all of them, the median of
+    each latency percentile, the worst maximum, errors summed."""
+    requests = sum(r["requests"] for r in rounds)
+    seconds = sum(r["duration_s"] for r in rounds)
+    combined = {**rounds[0], "requests": requests, "duration_s": round(seconds, 3)}
+    combined["requests_per_s"] = round(requests / seconds, 1) if seconds else 0.0
+    for key in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "mean_ms"):
+        combined[key] = statistics.median(r[key] for r in rounds)
+    combined["max_ms"] = max(r["max_ms"] for r in rounds)
+    for key in ("errors", "non_2xx"):
+        combined[key] = sum(r[key] for r in rounds)
+    combined["stalled"] = any(r["stalled"] for r in rounds)
+    combined["goal_met"] = (
+        combined["requests_per_s"] >= GOAL_RPS and combined["p99_ms"] < GOAL_P99_MS
+    )
+    return combined
+
+
+def measure_against_floor(
+    name: str,
+    served: tuple[tuple[str, int], tuple[str, int]],
+    paths: list[str],
+    folder: Path,
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, float]]]:
+    """``args.rounds`` runs of the real server, each followed at once by one of the floor app,
+    so both see the same machine load; (real figures, floor figures, each round's pair)."""
+    (base, pgid), (floor_base, floor_pgid) = served
+    real_rounds, floor_rounds, pairs = [], [], []
+    for n in range(args.rounds):
+        real = measure(name, base, paths, folder, args, pgid, warmup=n == 0)
+        floor = measure(
+            name, floor_base, paths, folder, args, floor_pgid, label=f"{name}_floor", warmup=n == 0
+        )
+        real_rounds.append(real)
+        floor_rounds.append(floor)
+        pairs.append(
+            {
+                "requests_per_s": real["requests_per_s"],
+                "floor_requests_per_s": floor["requests_per_s"],
+                "p99_ms": real["p99_ms"],
+                "floor_p99_ms": floor["p99_ms"],
+                "load_avg_1m": load_average(),
+            }
+        )
+    return combine_rounds(real_rounds), combine_rounds(floor_rounds), pairs
+
+
 def floor_ratios(real: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
     """The real server's figures against the floor app's, and whether the goal is met."""
     rps = real["requests_per_s"] / floor["requests_per_s"] if floor["requests_per_s"] else 0.0
@@ -508,6 +559,12 @@ def main() -> None:
         metavar="N",
         help="hold the feed's last N papers back and ingest them (dailypapers ingest snapshot) "
         "while the mixed load runs",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs of each floored endpoint, alternating the real server and the floor app",
     )
     parser.add_argument(
         "--no-floor",
@@ -568,20 +625,22 @@ def main() -> None:
                     paths = endpoint_paths(name, ids, latest_day, tokens)
                     ingest = (url, snapshot, len(held)) if held and name == "mixed" else None
                     before = {"load_avg_1m_before": load_average()}
-                    figures = measure(name, base, paths, folder, args, pgid, ingest)
+                    if name in floored:
+                        served = ((base, pgid), (floor_base, floor_pgid))
+                        figures, floor_figures, pairs = measure_against_floor(
+                            name, served, paths, folder, args
+                        )
+                    else:
+                        figures = measure(name, base, paths, folder, args, pgid, ingest)
                     rss = _group_rss_mib(pgid)
                     after = {"server_rss_mib": rss, "load_avg_1m_after": load_average()}
                     if name in floored:
-                        # Measured right after the real server, on the same path and bytes.
-                        floor_figures = measure(
-                            name, floor_base, paths, folder, args, floor_pgid, label=f"{name}_floor"
-                        )
                         after["floor"] = {
                             **floor_figures,
                             "server_rss_mib": _group_rss_mib(floor_pgid),
                         }
                         after.update(floor_ratios(figures, floor_figures))
-                        after["load_avg_1m_after_floor"] = load_average()
+                        after["rounds"] = pairs
                     emit({**common, **before, **figures, **after, "machine": machine})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
