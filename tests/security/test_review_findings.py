@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from dailypapers.community import accounts
 from dailypapers.email import subscribers
 from dailypapers.ingest.pipeline import run_ingest
+from dailypapers.settings import Settings
 from dailypapers.storage import accounts as account_store
 from dailypapers.storage import migrate
 from dailypapers.storage.engine import make_engine
 from dailypapers.storage.schema import comments, users
+from dailypapers.web.app import create_app
 from tests.community.conftest import (  # noqa: F401 - fixtures used by the tests below
     PASSWORD,
     Member,
@@ -275,3 +277,27 @@ def test_form_handlers_wait_for_the_database_off_the_event_loop(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert on_loop == []
+
+
+def test_per_client_limits_count_an_ipv6_network_not_each_address(
+    settings: Settings,  # noqa: F811
+    engine: Engine,
+) -> None:
+    """Per-client limits (sign-up, log-in, reset, subscribe) were keyed on the full address: a
+    host with an IPv6 /64 (any VPS) rotated addresses and was never limited. An IPv6 client is
+    now counted by its /64; IPv4 (also mapped into IPv6) stays per address."""
+    limited = settings.model_copy(update={"rate_limit_signup": "2/hour"})
+    app = create_app(limited, engine)
+
+    def signup_from(host: str, n: int) -> int:
+        with TestClient(app, follow_redirects=False, client=(host, 50000)) as browser:
+            return int(_signup(browser, f"user{n}", f"user{n}@example.org").status_code)
+
+    answers = [signup_from(f"2001:db8:1:2::{n:x}", n) for n in range(1, 4)]
+    assert answers == [200, 200, 429]
+    assert signup_from("2001:db8:1:3::1", 4) == 200  # another /64
+    assert [signup_from(h, n) for n, h in enumerate(["::ffff:192.0.2.7", "192.0.2.7"], 5)] == [
+        200,
+        200,
+    ]
+    assert signup_from("192.0.2.7", 7) == 429

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -172,8 +173,19 @@ def safe_next(value: str | None) -> str:
 
 
 def client_key(request: Request) -> str:
-    """The client address used for anonymous rate limits."""
-    return request.client.host if request.client else "unknown"
+    """The client address used for anonymous rate limits: an IPv4 address, or the /64 network
+    of an IPv6 one. A single host is given a whole /64 and can rotate through its 2^64
+    addresses, so keying on the full address made every per-client limit unlimited."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # "testclient", a Unix socket, ...
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def limit(request: Request, action: str, who: str) -> None:
