@@ -37,6 +37,7 @@ from tests.community.conftest import (  # noqa: F401 - fixtures used by the test
     smtp,
 )
 from tests.core.helpers import raw
+from tests.core.test_cli import run as run_cli
 
 Make = Any
 HOSTILE_MARKDOWN = "[" * 10_000  # about half a second to render, for one comment
@@ -301,3 +302,24 @@ def test_per_client_limits_count_an_ipv6_network_not_each_address(
         200,
     ]
     assert signup_from("192.0.2.7", 7) == 429
+
+
+def test_a_user_holds_a_bounded_number_of_api_tokens(
+    make_member: Make,  # noqa: F811
+    engine: Engine,
+    cli_env: dict[str, str],
+) -> None:
+    """Creating API tokens from the settings page had no limit: one account could add rows
+    without end (each also a line of its settings page). Past MAX_TOKENS the form answers 422
+    and the CLI a one-line error, until a token is revoked."""
+    ada: Member = make_member("ada")
+    with engine.begin() as conn:
+        for _ in range(accounts.MAX_TOKENS - 1):
+            accounts.create_api_token(conn, user_id=ada.id, name="bulk")
+    last = ada.client.post("/settings/tokens", data={"csrf_token": ada.csrf(), "name": "last"})
+    assert last.status_code == 200 and "dp_" in last.text
+    refused = ada.client.post("/settings/tokens", data={"csrf_token": ada.csrf(), "name": "x"})
+    assert refused.status_code == 422 and "Revoke one" in refused.text
+    assert "Revoke one" in run_cli("token", "create", ada.email, ok=False)
+    with engine.connect() as conn:
+        assert account_store.count_tokens(conn=conn, user_id=ada.id) == accounts.MAX_TOKENS

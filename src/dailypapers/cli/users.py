@@ -92,7 +92,10 @@ def create_token(ctx: Context, email: str, name: str, expires_days: int) -> None
             raise click.ClickException(f"no user with email {address}")
         if row["banned_at"] is not None:
             raise click.ClickException(f"{address} is banned")
-        value = account_actions.create_api_token(
-            conn, user_id=row["id"], name=name, days=expires_days
-        )
+        try:
+            value = account_actions.create_api_token(
+                conn, user_id=row["id"], name=name, days=expires_days
+            )
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(value)

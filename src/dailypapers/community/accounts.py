@@ -32,6 +32,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
 RESERVED = {"admin", "api", "static", "login", "logout", "signup", "settings", "me", "root"}
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+MAX_TOKENS = 50  # API tokens one user may hold at once
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
 
@@ -321,9 +322,14 @@ def create_api_token(
     conn: Connection, *, user_id: int, name: str = "cli", days: int | None = None
 ) -> str:
     """A new API token for ``user_id`` (shown once; only its hash is stored), refused after
-    ``days`` days (None or 0: until revoked); raises AccountError for a bad ``days``."""
+    ``days`` days (None or 0: until revoked); raises AccountError for a bad ``days`` or when
+    the user already holds MAX_TOKENS (each one is a row and a line on the settings page)."""
     if days is not None and not 0 <= days <= MAX_TOKEN_DAYS:
         raise AccountError(f"A token expires after 0 (never) to {MAX_TOKEN_DAYS} days.")
+    if accounts.count_tokens(conn=conn, user_id=user_id) >= MAX_TOKENS:
+        raise AccountError(
+            f"You already have {MAX_TOKENS} API tokens. Revoke one before creating another."
+        )
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
     token = "dp_" + secrets.token_urlsafe(32)
     accounts.create_token(

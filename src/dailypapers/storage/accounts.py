@@ -152,6 +152,12 @@ def touch_token(*, conn: Connection, token_id: int, now: dt.datetime) -> None:
     conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
 
 
+def count_tokens(*, conn: Connection, user_id: int) -> int:
+    """How many API tokens a user holds (expired ones included, until revoked)."""
+    query = select(func.count()).select_from(api_tokens).where(api_tokens.c.user_id == user_id)
+    return int(conn.execute(query).scalar_one())
+
+
 def list_tokens(*, conn: Connection, user_id: int) -> list[RowMapping]:
     """A user's API tokens (without secrets), newest first."""
     query = (

@@ -430,10 +430,16 @@ def new_token(
     require_active(user)
     if not days.strip().isdigit() or int(days) not in TOKEN_DAYS:
         return _settings_page(request, user, 422, error="Choose when the token expires.")
-    with write_transaction(request.app.state.engine) as conn:
-        token = account_actions.create_api_token(
-            conn, user_id=user["id"], name=" ".join(name.split())[:100] or "token", days=int(days)
-        )
+    try:
+        with write_transaction(request.app.state.engine) as conn:
+            token = account_actions.create_api_token(
+                conn,
+                user_id=user["id"],
+                name=" ".join(name.split())[:100] or "token",
+                days=int(days),
+            )
+    except AccountError as exc:
+        return _settings_page(request, user, 422, error=str(exc))
     return _settings_page(request, user, new_token=token)
 
 
