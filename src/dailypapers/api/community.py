@@ -138,7 +138,8 @@ def list_comments(arxiv_id: str, request: Request) -> Any:
     status_code=201,
     summary="Comment on a paper",
     response_model=shapes.CommentOut,
-    responses=shapes.errors(401, 403, 404, 422, 429),
+    # 400: a body that is not JSON at all (FastAPI refuses it before validation).
+    responses=shapes.errors(400, 401, 403, 404, 422, 429),
 )
 def add_comment(arxiv_id: str, payload: CommentIn, request: Request, user: User) -> Any:
     """Add a comment (Markdown) or a reply (``parentId``)."""

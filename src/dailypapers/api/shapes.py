@@ -173,6 +173,7 @@ class ErrorOut(BaseModel):
 
 
 _ERROR_MEANINGS = {
+    400: "The request body could not be parsed (not JSON)",
     401: "No API token, or not a valid one",
     403: "Not allowed (suspended account, unconfirmed email, hidden paper)",
     404: "No such paper or comment",
