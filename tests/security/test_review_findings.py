@@ -22,6 +22,7 @@ from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts as account_store
 from dailypapers.storage import migrate
+from dailypapers.storage import subscriptions as sub_store
 from dailypapers.storage.engine import make_engine
 from dailypapers.storage.schema import comments, users
 from dailypapers.web.app import create_app
@@ -323,3 +324,28 @@ def test_a_user_holds_a_bounded_number_of_api_tokens(
     assert "Revoke one" in run_cli("token", "create", ada.email, ok=False)
     with engine.connect() as conn:
         assert account_store.count_tokens(conn=conn, user_id=ada.id) == accounts.MAX_TOKENS
+
+
+def test_digest_settings_sent_twice_at_once_update_instead_of_failing(
+    make_member: Make,  # noqa: F811
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A double-click on the digest settings form: on PostgreSQL both requests saw no
+    subscription and both inserted one; the second died on the unique email (a 500). Replayed
+    by letting the second request's checks see nothing, as they did in the race."""
+    ada: Member = make_member("ada")
+    first = ada.client.post(
+        "/settings/email", data={"csrf_token": ada.csrf("/settings/email"), "keywords": "graphs"}
+    )
+    assert first.status_code == 303
+    monkeypatch.setattr(sub_store, "by_user", FirstCallSeesNothing(sub_store.by_user))
+    monkeypatch.setattr(sub_store, "by_email", FirstCallSeesNothing(sub_store.by_email))
+    second = ada.client.post(
+        "/settings/email", data={"csrf_token": ada.csrf("/settings/email"), "keywords": "trees"}
+    )
+    assert second.status_code == 303
+    monkeypatch.undo()
+    with engine.connect() as conn:
+        row = sub_store.by_user(conn=conn, user_id=ada.id)
+    assert row is not None and row["keywords"] == ["trees"]

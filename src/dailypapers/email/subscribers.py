@@ -180,6 +180,15 @@ def for_user(
     if user["email_verified_at"] is None or not user["email"]:
         raise SubscriptionError("Confirm your email address first (see your settings).")
     check_email(user["email"], settings)
+    try:
+        return _save_for_user(engine, user, prefs)
+    except IntegrityError:
+        # The same form sent twice at once (PostgreSQL runs both checks before either
+        # inserts): the other one created the row, so this one updates it.
+        return _save_for_user(engine, user, prefs)
+
+
+def _save_for_user(engine: Engine, user: RowMapping, prefs: dict[str, Any]) -> RowMapping:
     with write_transaction(engine) as conn:
         row = repo.by_user(conn=conn, user_id=user["id"]) or repo.by_email(
             conn=conn, email=user["email"]
