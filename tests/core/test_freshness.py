@@ -1,4 +1,5 @@
-"""Cached pages and the site revision held in the process (web/cache.py ``Freshness``).
+"""The cheap request path: cached pages and the site revision held in the process
+(web/cache.py ``Freshness``), route labels on cache hits, one access line per request.
 
 A worker reads the revisions at most every ``cache_freshness`` seconds; a write committed by
 this process shows at once, a write by another process within the interval. Time is moved
@@ -8,6 +9,7 @@ with an injected clock, never slept.
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from dailypapers.ingest.pipeline import run_ingest
+from dailypapers.logs import configure_logging
 from dailypapers.settings import Settings
 from dailypapers.storage import runs
 from dailypapers.storage.engine import write_transaction
@@ -158,19 +161,27 @@ def test_cache_hits_keep_their_route_label(
     settings: Settings, engine: Engine, paper: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A hit puts the route that answered back in the scope: the request metrics label it
-    # without matching the path against every route again.
-    seen: list[object] = []
-    label = observability.route_template
+    # without matching the path against the routes again.
+    matched: list[str] = []
+    match = observability.RouteNames._match
 
-    def spy(scope: Any, routes: Any) -> str:
-        seen.append(scope.get("route"))
-        return label(scope, routes)
+    def spy(self: Any, scope: Any) -> str:
+        matched.append(scope["path"])
+        return match(self, scope)
 
-    monkeypatch.setattr(observability, "route_template", spy)
+    monkeypatch.setattr(observability.RouteNames, "_match", spy)
     app = create_app(settings, engine)
     with TestClient(app) as client:
         for _ in range(3):
             assert client.get(f"/api/papers/{paper}").status_code == 200
-    assert len(seen) == 3 and all(route is not None for route in seen)
+    assert matched == []
     wanted = 'route="/api/papers/{arxiv_id:path}",status="200"} 3'
     assert any(wanted in line for line in app.state.metrics.render().splitlines())
+
+
+def test_uvicorn_writes_no_access_lines_of_its_own() -> None:
+    # The app logs each request once (dailypapers.access); uvicorn logs its own line whenever
+    # its access logger reaches a handler (it checks hasHandlers()), which doubled the cost.
+    configure_logging(level="INFO", fmt="text")
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
+    assert logging.getLogger("uvicorn.error").hasHandlers()
