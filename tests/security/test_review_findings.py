@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,63 @@ def test_digest_settings_sent_twice_at_once_update_instead_of_failing(
     with engine.connect() as conn:
         row = sub_store.by_user(conn=conn, user_id=ada.id)
     assert row is not None and row["keywords"] == ["trees"]
+
+
+class GatedSlots:
+    """Stands in for the hashing semaphore: counts the callers that reached it, and the ones
+    inside, each held until ``release`` is set."""
+
+    def __init__(self, real: threading.BoundedSemaphore) -> None:
+        self.real, self.arrived, self.inside, self.most = real, 0, 0, 0
+        self.changed = threading.Condition()
+        self.release = threading.Event()
+
+    def __enter__(self) -> None:
+        with self.changed:
+            self.arrived += 1
+            self.changed.notify_all()
+        self.real.acquire()
+        with self.changed:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            self.changed.notify_all()
+        self.release.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self.changed:
+            self.inside -= 1
+        self.real.release()
+
+
+def test_concurrent_log_ins_hash_a_bounded_number_of_passwords_at_once(
+    client: TestClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each argon2 hash holds 64 MiB while it runs: 40 log-in attempts at once from 40 addresses
+    raised a worker from 0.6 to 1.4 GiB on a 2-core machine (up to 2.5 GiB with the whole
+    thread pool). At most HASH_SLOTS hashes run at once; the other attempts wait."""
+    attempts = 3 * accounts.HASH_SLOTS
+    gate = GatedSlots(accounts.HASHING)
+    monkeypatch.setattr(accounts, "HASHING", gate)
+    token = csrf_from(client, "/login")
+    answers: list[int] = []
+
+    def attempt(n: int) -> None:
+        data = {"csrf_token": token, "email": f"nobody{n}@example.org", "password": "x" * 12}
+        answers.append(client.post("/login", data=data).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    try:
+        with gate.changed:  # every attempt has reached the hashing step
+            assert gate.changed.wait_for(
+                lambda: gate.arrived == attempts and gate.inside == accounts.HASH_SLOTS,
+                timeout=60,  # only a failure waits this long
+            )
+    finally:
+        gate.release.set()
+        for thread in threads:
+            thread.join()
+    assert answers == [401] * attempts
+    assert gate.most == accounts.HASH_SLOTS

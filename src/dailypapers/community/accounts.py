@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,11 @@ from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
 
 HASHER = PasswordHasher()
+# Each argon2 computation takes 64 MiB (the hasher's memory cost) for its duration: forty log-in
+# attempts at once (one per thread of the pool, from forty addresses) asked for 2.5 GiB. At most
+# HASH_SLOTS run at once per process; the others wait their turn.
+HASH_SLOTS = 4
+HASHING = threading.BoundedSemaphore(HASH_SLOTS)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
 RESERVED = {"admin", "api", "static", "login", "logout", "signup", "settings", "me", "root"}
 MIN_PASSWORD = 8
@@ -102,13 +108,16 @@ def check_password(value: str) -> str:
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
-    return HASHER.hash(password)
+    with HASHING:
+        return HASHER.hash(password)
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches the stored hash (always spends one hash computation)."""
     try:
-        return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        with HASHING:
+            verified = HASHER.verify(password_hash or _DUMMY_HASH, password)
+        return verified and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
