@@ -33,6 +33,7 @@ from tests.community.conftest import (  # noqa: F401 - fixtures used by the test
     api_token,
     client,
     csrf_from,
+    login,
     make_member,
     papers,
     settings,
@@ -410,3 +411,25 @@ def test_concurrent_log_ins_hash_a_bounded_number_of_passwords_at_once(
             thread.join()
     assert answers == [401] * attempts
     assert gate.most == accounts.HASH_SLOTS
+
+
+def test_guessing_the_current_password_in_settings_is_rate_limited(
+    settings: Settings,  # noqa: F811
+    engine: Engine,
+) -> None:
+    """The change-password form checked the current password with no limit: whoever held a
+    session cookie (a shared computer, a stolen cookie) could try passwords without end and
+    learn the real one. Its guesses now share the account's log-in limit."""
+    limited = settings.model_copy(update={"rate_limit_login": "3/hour"})
+    with engine.begin() as conn:
+        accounts.create_user(conn, email="ada@example.org", password=PASSWORD, username="ada")
+    with TestClient(create_app(limited, engine), follow_redirects=False) as browser:
+        login(browser, "ada@example.org")
+
+        def guess(current: str) -> int:
+            data = {"csrf_token": csrf_from(browser, "/settings"), "current": current}
+            data["password"] = "a new long password"
+            return int(browser.post("/settings/password", data=data).status_code)
+
+        assert [guess(f"guess {n}") for n in range(2)] == [422, 422]
+        assert guess(PASSWORD) == 429  # the fourth try of the hour, right or not

@@ -400,11 +400,14 @@ def save_profile(request: Request, csrf_token: Csrf = "", display_name: FormStr 
 def change_password(
     request: Request, csrf_token: Csrf = "", current: FormStr = "", password: FormStr = ""
 ) -> Response:
-    """Change the password (knowing the current one); other sessions end, this one continues."""
+    """Change the password (knowing the current one); other sessions end, this one continues.
+    Guesses of the current password count against the account's log-in limit: a stolen
+    session cookie must not become an unlimited password oracle."""
     user = current_user(request)
     if user is None:
         return login_required(request)
     check_csrf(request, csrf_token)
+    limit(request, "login", "account:" + account_actions.account_key(user["email"] or ""))
     engine = request.app.state.engine
     if not account_actions.password_matches(user["password_hash"], current):
         return _settings_page(request, user, 422, error="Your current password is not right.")
