@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+import time
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from dailypapers.cli.jobs import run_day, run_if_due
 from dailypapers.cli.main import cli
@@ -85,3 +87,33 @@ def test_jobs_once_command(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(cli, ["jobs", "--once", "--no-ingest"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "index: ok:" in result.output
+
+
+def test_the_runner_loop_does_the_day_once_and_stops(
+    engine: Engine, quiet: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dailypapers jobs`` (no --once): claims today, runs it, keeps polling, stops on request."""
+    from dailypapers.cli import jobs as runner
+    from dailypapers.storage.schema import job_locks
+
+    monkeypatch.setattr(runner, "POLL_SECONDS", 0.01)
+    settings = quiet.model_copy(update={"jobs_at": "00:00"})
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=runner.run_forever, args=(engine, settings), kwargs={"stop": stop, "ingest": False}
+    )
+    thread.start()
+    key = f"jobs:{dt.datetime.now(dt.UTC).date().isoformat()}"
+    try:
+        while thread.is_alive():  # wait for the day's run to be recorded as finished
+            with engine.connect() as conn:
+                row = conn.execute(select(job_locks).where(job_locks.c.key == key)).first()
+            if row is not None and row.finished_at is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert row is not None and row.finished_at is not None
+    assert (settings.index_dir / "CURRENT").exists()
