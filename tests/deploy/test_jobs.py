@@ -117,3 +117,18 @@ def test_the_runner_loop_does_the_day_once_and_stops(
     assert not thread.is_alive()
     assert row is not None and row.finished_at is not None
     assert (settings.index_dir / "CURRENT").exists()
+
+
+def test_metrics_show_when_the_runner_last_finished(engine: Engine, quiet: Settings) -> None:
+    """/metrics has the time of the runner's last finished day (alert when it is old)."""
+    from fastapi.testclient import TestClient
+
+    from dailypapers.web.app import create_app
+
+    run_if_due(engine, quiet, now=MONDAY, ingest=False)
+    app = create_app(quiet.model_copy(update={"metrics_token": "t" * 20}), engine)
+    with TestClient(app) as client:
+        text = client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 20}).text
+    line = next(ln for ln in text.splitlines() if ln.startswith("dailypapers_jobs_last_finished"))
+    assert line.startswith('dailypapers_jobs_last_finished_timestamp_seconds{runner="jobs"} ')
+    assert float(line.split()[-1]) > MONDAY.timestamp() - 86400 * 365 * 10

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, case, func, select
 
-from dailypapers.storage.schema import digest_deliveries, ingest_runs
+from dailypapers.storage.schema import digest_deliveries, ingest_runs, job_locks
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,16 @@ def delivery_counts(*, conn: Connection) -> dict[tuple[str, str], int]:
         ).group_by(period, digest_deliveries.c.status)
     ).all()
     return {(str(r.period), str(r.status)): int(r.n) for r in rows}
+
+
+def last_day_runs(*, conn: Connection) -> dict[str, dt.datetime]:
+    """When the latest finished day of each scheduler ended: ``jobs`` (the job runner) and
+    ``schedule`` (the digest schedule inside ``serve``)."""
+    found: dict[str, dt.datetime] = {}
+    for kind in ("jobs", "schedule"):
+        last = conn.execute(
+            select(func.max(job_locks.c.finished_at)).where(job_locks.c.key.like(f"{kind}:%"))
+        ).scalar_one()
+        if last is not None:
+            found[kind] = last
+    return found

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dailypapers.queries.search import Searcher
-from dailypapers.storage.metrics import delivery_counts, ingest_run_counts
+from dailypapers.storage.metrics import delivery_counts, ingest_run_counts, last_day_runs
 from dailypapers.storage.migrate import current_revision, head_revision, known_revisions
 from dailypapers.web.observability import Metrics, gauge
 
@@ -115,6 +115,7 @@ def metrics(request: Request) -> Response:
         with state.engine.connect() as conn:
             runs = ingest_run_counts(conn=conn)
             deliveries = delivery_counts(conn=conn)
+            day_runs = last_day_runs(conn=conn)
     except Exception:  # the database is down: the request metrics still answer
         parts.append(gauge("dailypapers_database_up", "Whether the database answered.", [({}, 0)]))
     else:
@@ -135,6 +136,13 @@ def metrics(request: Request) -> Response:
                     for r in runs
                     if r.last_finished is not None
                 ],
+            )
+        )
+        parts.append(
+            gauge(
+                "dailypapers_jobs_last_finished_timestamp_seconds",
+                "When the latest daily run finished (Unix time), by runner: jobs or schedule.",
+                [({"runner": kind}, when.timestamp()) for kind, when in sorted(day_runs.items())],
             )
         )
         parts.append(
