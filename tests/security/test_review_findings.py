@@ -433,3 +433,33 @@ def test_guessing_the_current_password_in_settings_is_rate_limited(
 
         assert [guess(f"guess {n}") for n in range(2)] == [422, 422]
         assert guess(PASSWORD) == 429  # the fourth try of the hour, right or not
+
+
+def test_strangers_guessing_passwords_cannot_lock_the_owner_out(
+    settings: Settings,  # noqa: F811
+    engine: Engine,
+) -> None:
+    """The per-account log-in limit counted every attempt from anywhere: ten wrong passwords a
+    minute from anyone kept an account's owner (an admin) locked out for good. A browser that
+    logged in to the account before is not held back by the account's limit (only by its own
+    address's); a browser new to the account still is."""
+    limited = settings.model_copy(update={"rate_limit_login": "3/hour"})
+    with engine.begin() as conn:
+        accounts.create_user(conn, email="ada@example.org", password=PASSWORD, username="ada")
+    app = create_app(limited, engine)
+
+    def attempt(browser: TestClient, password: str) -> int:
+        data = {"csrf_token": csrf_from(browser, "/login"), "email": "ada@example.org"}
+        data |= {"password": password, "next": "/"}
+        return int(browser.post("/login", data=data).status_code)
+
+    with (
+        TestClient(app, follow_redirects=False, client=("192.0.2.1", 1)) as owner,
+        TestClient(app, follow_redirects=False, client=("198.51.100.1", 1)) as stranger,
+        TestClient(app, follow_redirects=False, client=("203.0.113.1", 1)) as new_device,
+    ):
+        assert attempt(owner, PASSWORD) == 303
+        assert [attempt(stranger, "wrong password") for _ in range(3)] == [401, 401, 429]
+        owner.cookies.delete("dp_session")
+        assert attempt(owner, PASSWORD) == 303  # the account's limit is spent, not for it
+        assert attempt(new_device, PASSWORD) == 429

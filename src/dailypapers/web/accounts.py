@@ -35,8 +35,10 @@ from dailypapers.web.auth import (
     clear_session_cookie,
     client_key,
     current_user,
+    known_device,
     limit,
     safe_next,
+    set_device_cookie,
     set_session_cookie,
 )
 from dailypapers.web.params import PathId
@@ -254,12 +256,16 @@ def login(
     next: FormStr = "/",
 ) -> Response:
     """Check the credentials and start a session; wrong email and wrong password read the same.
-    Attempts are limited per client address and per account (whatever the client address)."""
+    Attempts are limited per client address and per account (whatever the client address),
+    except that a browser which logged in to the account before is not held back by the
+    account's limit: strangers spending it cannot lock the owner out."""
     check_csrf(request, csrf_token)
     engine = request.app.state.engine
     target = safe_next(next)
+    account = account_actions.account_key(email)
     limit(request, "login", client_key(request))
-    limit(request, "login", "account:" + account_actions.account_key(email))
+    if not known_device(request, account):
+        limit(request, "login", "account:" + account)
     context = {"title": "Log in", "next": target, "form": {"email": email}}
     try:
         with engine.connect() as conn:
@@ -276,6 +282,7 @@ def login(
     token, _ = account_actions.start_session(engine, request.app.state.settings, user_id=user["id"])
     response = redirect(target)
     set_session_cookie(request, response, token)
+    set_device_cookie(request, response, account)
     return response
 
 

@@ -25,6 +25,8 @@ from dailypapers.storage import accounts
 
 SESSION_COOKIE = "dp_session"
 CSRF_COOKIE = "dp_csrf"
+DEVICE_COOKIE = "dp_device"
+DEVICE_DAYS = 365
 CSRF_FIELD = "csrf_token"
 
 
@@ -151,6 +153,32 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def _device_mark(request: Request, account: str) -> str:
+    key = hashlib.sha256(f"device:{_settings(request).secret_key}".encode()).digest()
+    return hmac.new(key, account.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def known_device(request: Request, account: str) -> bool:
+    """Whether this browser has logged in to ``account`` before (a signed cookie set at each
+    log-in). Such a browser is not held back by the account's log-in limit, so strangers
+    guessing passwords cannot lock the account's owner out; it still has its address's."""
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie, _device_mark(request, account))
+
+
+def set_device_cookie(request: Request, response: Response, account: str) -> None:
+    """Remember that this browser logged in to ``account`` (see ``known_device``)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_mark(request, account),
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=_settings(request).secure_cookies,
         path="/",
     )
 
