@@ -22,6 +22,15 @@ counts and time, and ``http_errors`` (socket errors plus non-2xx answers, which 
 
     .venv/bin/python bench/http.py --backend sqlite --endpoints mixed --concurrent-ingest 20000
 
+``home`` and ``api_daily`` are also measured against a floor: a minimal FastAPI app
+(``bench/floor_app.py``, same uvicorn settings and worker count) answering the exact bytes the
+real server sent for that path.  Both run side by side; ``--rounds`` (3) alternates them so
+they see the same machine load.  Their rows add ``floor`` (its figures), ``rounds`` (each
+pair), ``rps_ratio_to_floor`` and ``p99_ratio_to_floor`` and ``floor_goal_met`` (issue 10:
+at least 0.8 of the floor's requests/s, p99 at most 1.5 times the floor's):
+
+    .venv/bin/python bench/http.py --backend sqlite --endpoints home,api_daily --limit 5000
+
 The server is always stopped at the end, and every step has a time limit, so the program
 ends by itself.
 """
