@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from dailypapers.community import accounts
@@ -22,6 +22,7 @@ from dailypapers.email import subscribers
 from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts as account_store
+from dailypapers.storage import community as community_store
 from dailypapers.storage import migrate
 from dailypapers.storage import subscriptions as sub_store
 from dailypapers.storage.engine import make_engine
@@ -463,3 +464,48 @@ def test_strangers_guessing_passwords_cannot_lock_the_owner_out(
         owner.cookies.delete("dp_session")
         assert attempt(owner, PASSWORD) == 303  # the account's limit is spent, not for it
         assert attempt(new_device, PASSWORD) == 429
+
+
+def test_a_reply_written_while_its_parent_is_deleted_is_kept(engine: Engine) -> None:
+    """On PostgreSQL a comment deleted while a reply to it was being written counted no replies
+    (the reply was not committed yet), so it was deleted outright and the database's cascade
+    then removed the reply, whose author had been told it was stored. The reply now holds its
+    parent until it commits, and the deletion counts it (the parent is blanked instead)."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the two transactions cannot overlap")
+    run_ingest(engine=engine, source="t", params={}, records=lambda _: [raw("2606.00001")])
+    with engine.begin() as conn:
+        ada = accounts.create_user(conn, email="ada@example.org", password=PASSWORD)
+        parent = community_store.add_comment(
+            conn=conn, paper_id="2606.00001", user_id=ada["id"], body="p", html="p", parent_id=None
+        )
+    with engine.connect() as replying:
+        with replying.begin():
+            assert community_store.get_comment(conn=replying, comment_id=parent, lock=True)
+            reply = community_store.add_comment(
+                conn=replying,
+                paper_id="2606.00001",
+                user_id=ada["id"],
+                body="r",
+                html="r",
+                parent_id=parent,
+            )
+
+            def delete() -> None:
+                with engine.begin() as conn:
+                    community_store.delete_comment(conn=conn, comment_id=parent)
+
+            deleting = threading.Thread(target=delete)
+            deleting.start()
+            with engine.connect() as watch:  # the deletion waits for the reply's transaction
+                waiting = text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                while not watch.execute(waiting).scalar_one():
+                    watch.rollback()
+        deleting.join()
+    with engine.connect() as conn:
+        kept = community_store.get_comment(conn=conn, comment_id=reply)
+        blanked = community_store.get_comment(conn=conn, comment_id=parent)
+    assert kept is not None and blanked is not None and blanked["deleted_at"] is not None

@@ -181,7 +181,7 @@ def add_comment(
     html = render(body)  # once, outside the write lock: pages show the stored HTML
     with write_transaction(engine) as conn:
         if parent_id is not None:
-            parent = community.get_comment(conn=conn, comment_id=parent_id)
+            parent = community.get_comment(conn=conn, comment_id=parent_id, lock=True)
             if parent is None or parent["paper_id"] != paper_id or parent["hidden"]:
                 raise ActionError("The comment you replied to is not there any more.", 404)
             # A reply to a reply joins its thread: threads are one level deep.

@@ -169,13 +169,16 @@ def add_comment(
     return int(key[0])
 
 
-def get_comment(*, conn: Connection, comment_id: int) -> RowMapping | None:
-    """One comment with its author."""
+def get_comment(*, conn: Connection, comment_id: int, lock: bool = False) -> RowMapping | None:
+    """One comment with its author; ``lock``: held against deletion until the transaction ends
+    (a reply being written to it), on PostgreSQL (SQLite has one writer at a time)."""
     query = (
         select(*COMMENT_COLUMNS)
         .select_from(comments.join(users, users.c.id == comments.c.user_id))
         .where(comments.c.id == comment_id)
     )
+    if lock:
+        query = query.with_for_update(read=True, of=comments)
     return conn.execute(query).mappings().first()
 
 
@@ -200,7 +203,13 @@ def edit_comment(*, conn: Connection, comment_id: int, body: str, html: str) -> 
 
 
 def delete_comment(*, conn: Connection, comment_id: int) -> None:
-    """Delete a comment: removed outright when nobody replied, else blanked and marked."""
+    """Delete a comment: removed outright when nobody replied, else blanked and marked.
+
+    The row is locked first: a reply being written (which holds its parent with
+    ``get_comment(lock=True)``) commits before the count, so it is counted, never deleted
+    with its parent by the cascade after its author was told it was stored.
+    """
+    conn.execute(select(comments.c.id).where(comments.c.id == comment_id).with_for_update())
     has_replies = conn.execute(
         select(func.count()).where(comments.c.parent_id == comment_id)
     ).scalar_one()
