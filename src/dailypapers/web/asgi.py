@@ -2,8 +2,8 @@
 
 import os
 
-# One torch thread per web worker: with two workers on two cores, a query embedding took
-# 83 ms (p50) with torch's default threads against 22 ms with one (bench/search_latency.py).
+# One model thread per web worker (the embedder reads OMP_NUM_THREADS): with two workers on
+# two cores, more threads per worker only oversubscribe the cores (bench/search_latency.py).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from dailypapers.logs import configure_logging
