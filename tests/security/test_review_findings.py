@@ -509,3 +509,27 @@ def test_a_reply_written_while_its_parent_is_deleted_is_kept(engine: Engine) -> 
         kept = community_store.get_comment(conn=conn, comment_id=reply)
         blanked = community_store.get_comment(conn=conn, comment_id=parent)
     assert kept is not None and blanked is not None and blanked["deleted_at"] is not None
+
+
+def test_display_names_cannot_reverse_the_username_shown_after_them(
+    make_member: Make,  # noqa: F811
+    papers: list[str],  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """A display name ending in U+202E (right-to-left override) made the "@username" printed
+    after it on every comment read backwards (user "ssob" showed as "boss"), and terminal
+    escapes went into the "Hello ..." of account mail. Display names keep neither."""
+    ssob: Member = make_member("ssob")
+    saved = ssob.client.post(
+        "/settings/profile",
+        data={"csrf_token": ssob.csrf(), "display_name": "Boss \u202e\x1b[2J \u2066x\u2069"},
+    )
+    assert saved.status_code == 303
+    posted = ssob.client.post(
+        f"/papers/{papers[0]}/comments", data={"csrf_token": ssob.csrf(), "body": "hello"}
+    )
+    assert posted.status_code == 303
+    author = client.get(f"/api/papers/{papers[0]}/comments").json()[0]["author"]
+    assert author == {"user": "ssob", "fullname": "Boss x"}
+    page = client.get(f"/papers/{papers[0]}").text
+    assert "\u202e" not in page and "\x1b" not in page

@@ -24,6 +24,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from dailypapers import mailer
+from dailypapers.ingest.normalize import strip_controls
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts
 from dailypapers.storage.engine import write_transaction
@@ -95,6 +96,17 @@ def check_username(value: str) -> str:
     if value.lower() in RESERVED:
         raise AccountError("That username is reserved.")
     return value
+
+
+# Bidirectional controls (embeddings, overrides, isolates, marks): a name ending in U+202E
+# shows the "@username" printed after it backwards, so "ssob" reads as "boss".
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_display_name(value: str) -> str:
+    """A display name as shown beside comments and in mail: no control characters, terminal
+    escapes or bidirectional controls, whitespace collapsed, at most 100 characters."""
+    return " ".join(_BIDI.sub("", strip_controls(value)).split())[:100]
 
 
 def check_password(value: str) -> str:

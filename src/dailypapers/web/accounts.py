@@ -395,7 +395,7 @@ def save_profile(request: Request, csrf_token: Csrf = "", display_name: FormStr 
     if user is None:
         return login_required(request)
     check_csrf(request, csrf_token)
-    name = " ".join(display_name.split())[:100]
+    name = account_actions.clean_display_name(display_name)
     if not name:
         return _settings_page(request, user, 422, error="A display name cannot be empty.")
     with write_transaction(request.app.state.engine) as conn:
