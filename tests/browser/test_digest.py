@@ -117,7 +117,8 @@ def test_subscribe_confirm_preferences_receive_unsubscribe(
     expect(page.locator(".flash")).to_have_text("Saved.")
     expect(page.get_by_label("Keywords")).to_have_value("diffusion")
     page.get_by_role("link", name="Preview your next digest").click()
-    expect(page.get_by_text('Why: mentions "diffusion"')).to_be_visible()
+    # cs.LG came from the home page's box, the keyword from the preferences page.
+    expect(page.get_by_text('Why: in cs.LG; mentions "diffusion"')).to_be_visible()
 
     today = dt.datetime.now(dt.UTC).date()
     report = run(live_server.engine, live_server.settings, period="weekly", date=today)
