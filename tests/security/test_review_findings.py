@@ -533,3 +533,17 @@ def test_display_names_cannot_reverse_the_username_shown_after_them(
     assert author == {"user": "ssob", "fullname": "Boss x"}
     page = client.get(f"/papers/{papers[0]}").text
     assert "\u202e" not in page and "\x1b" not in page
+
+
+def test_trailing_slash_redirects_never_name_the_request_host(
+    client: TestClient,  # noqa: F811
+) -> None:
+    """``GET /trending/`` with a forged ``Host: evil.example`` was redirected to
+    ``http://evil.example/trending``: the trailing-slash redirect took the host from the
+    request. Redirects to the site are now paths."""
+    for path, target in (("/trending/", "/trending"), ("/users/ada/", "/users/ada")):
+        answer = client.get(path, headers={"host": "evil.example"})
+        assert answer.status_code in (307, 308) and answer.headers["location"] == target
+    # A path a browser would read as a host keeps the configured site in front of it.
+    answer = client.get("//evil.example/trending/", headers={"host": "evil.example"})
+    assert not answer.headers.get("location", "/").startswith(("//", "http://evil"))

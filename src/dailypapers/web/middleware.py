@@ -60,6 +60,41 @@ class SecurityHeaders:
         await self.app(scope, receive, add_headers)
 
 
+class SiteRedirects:
+    """Redirects to this site never name the request's ``Host``: Starlette's trailing-slash
+    redirect (``/trending/`` to ``/trending``) wrote ``http://<Host>/trending``, so a forged
+    ``Host`` sent the visitor to another site. Such a location becomes its path (or, for a
+    path a browser would read as another host, ``//x``, the configured base URL and path)."""
+
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        self.base = base_url.rstrip("/").encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = next((v for n, v in scope["headers"] if n == b"host"), b"")
+        own = (b"http://" + host, b"https://" + host) if host else ()
+
+        def relocate(value: bytes) -> bytes:
+            for prefix in own:
+                rest = value[len(prefix) :]
+                if value.startswith(prefix) and rest.startswith(b"/"):
+                    return self.base + rest if rest.startswith((b"//", b"/\\")) else rest
+            return value
+
+        async def rewrite(message: Message) -> None:
+            if message["type"] == "http.response.start" and own:
+                message["headers"] = [
+                    (n, relocate(v) if n.lower() == b"location" else v)
+                    for n, v in message.get("headers", [])
+                ]
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
+
+
 def _too_large(limit: int) -> str:
     return f"The request body is too large: the limit is {limit:,} bytes."
 
@@ -122,7 +157,7 @@ class SiteApp(FastAPI):
         """Starlette's stack wrapped in the site's outermost middlewares."""
         settings: Settings = self.state.settings
         app: ASGIApp = BodyLimit(super().build_middleware_stack(), settings.body_limit_kb * 1024)
-        app = SecurityHeaders(app, https=settings.secure_cookies)
+        app = SecurityHeaders(SiteRedirects(app, settings.base_url), https=settings.secure_cookies)
         # Request id, access log and metrics: outside the body limit and the security headers
         # (their refusals are counted too), inside the proxy headers (the real client address).
         app = RequestObserver(
