@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +23,9 @@ from dailypapers.storage.engine import make_engine
 from dailypapers.storage.migrate import upgrade
 from dailypapers.web.app import create_app
 from tests.sources.recorded_http import RecordedServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 REPO = Path(__file__).resolve().parents[1]
 # Recorded real responses the tests replay, copied into the repository (tests/fixtures/README.md
@@ -171,3 +176,64 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+CHROMIUM = os.environ.get("DAILYPAPERS_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+# Defined here, once for every test package: a fixture imported into a second module would be
+# a second session fixture, and a second Playwright in one run fails.
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """The Playwright driver for the run."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One headless Debian Chromium for the whole run."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on a fresh event loop in its own thread.
+
+    While the session's Playwright is open, the main thread has a running event loop, so a
+    plain ``asyncio.run`` there fails ("cannot be called from a running event loop").
+    """
+    import asyncio
+
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from dailypapers.demo import sample_path
@@ -32,16 +32,6 @@ from .sample import Sample
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 BACKENDS = [
     b for b in os.environ.get("DAILYPAPERS_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
-]
-CHROMIUM = os.environ.get("DAILYPAPERS_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
 ]
 # Console errors tolerated everywhere (none: every page must load cleanly).
 KNOWN_CONSOLE_ERRORS: list[str] = []
@@ -79,23 +69,6 @@ def live_server(
                 yield server
         finally:
             engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    """The Playwright driver for the run."""
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One headless Debian Chromium for the whole run."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM}")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(params=list(VIEWPORTS))

@@ -8,7 +8,6 @@ with an injected clock, never slept.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from dailypapers.storage.schema import papers
 from dailypapers.web import observability
 from dailypapers.web.app import create_app
 from dailypapers.web.cache import Freshness
+from tests.conftest import run_async
 from tests.core.helpers import raw
 
 PAPER = "2606.00001"
@@ -137,11 +137,11 @@ def test_a_bump_the_database_never_shows_stops_forcing_reads(
         values = [await freshness.revisions() for _ in range(times)]
         return values[-1]
 
-    assert asyncio.run(look(3)) == (0, 0) and len(reads) == 1
+    assert run_async(look(3)) == (0, 0) and len(reads) == 1
     monkeypatch.setattr(runs, "_BUMPS", {database: phantom})
-    assert asyncio.run(look(3)) == (0, 0) and len(reads) == 4  # every look reads
+    assert run_async(look(3)) == (0, 0) and len(reads) == 4  # every look reads
     clock.now += 1.0
-    assert asyncio.run(look(3)) == (0, 0) and len(reads) == 5  # settled: held again
+    assert run_async(look(3)) == (0, 0) and len(reads) == 5  # settled: held again
 
 
 def test_a_rolled_back_bump_is_not_published(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.settings import Settings
 from dailypapers.storage.engine import make_engine
 from dailypapers.web.app import create_app
-from tests.browser.conftest import BACKENDS, browser, playwright  # noqa: F401 - fixtures
+from tests.browser.conftest import BACKENDS
 from tests.browser.live import LiveServer, fresh_database
 from tests.core.helpers import raw
 
@@ -56,7 +56,7 @@ def hostile_site(
 
 
 @pytest.fixture
-def page(browser: Browser, hostile_site: str) -> Iterator[tuple[Page, list[str]]]:  # noqa: F811
+def page(browser: Browser, hostile_site: str) -> Iterator[tuple[Page, list[str]]]:
     """A fresh page on the site and the console errors and page errors it logs."""
     context = browser.new_context(base_url=hostile_site, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)

@@ -4,8 +4,6 @@ limit are refused with 413 before anything reads, parses or spools them (and bef
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -14,6 +12,7 @@ from starlette.types import ASGIApp, Message, Scope
 from dailypapers.settings import Settings
 from dailypapers.web.app import create_app
 from dailypapers.web.cache import ResponseCache
+from tests.conftest import run_async
 
 
 def _cache(app: FastAPI) -> ResponseCache:
@@ -95,7 +94,7 @@ def _post(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> tuple[int, list[M
         "client": ("127.0.0.1", 5000),
         "server": ("testserver", 80),
     }
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     return reads, [m for m in sent if m["type"].startswith("http.response.")]
 
 
