@@ -116,6 +116,20 @@ def test_embeds_with_no_network_and_without_importing_torch() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_the_engine_loads_after_the_vector_index_library() -> None:
+    # usearch 2.26 loads its numkong library RTLD_GLOBAL; onnxruntime imported after it crashed.
+    script = (
+        "import usearch.index\n"
+        "from dailypapers.index.embedder import default_embedder\n"
+        "print(default_embedder().embed(['graph neural networks']).shape)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.strip() == "(1, 384)"
+
+
 def test_a_model_change_re_embeds_everything_exactly_once(
     engine: Engine, settings: Settings, embedder: Memoised
 ) -> None:
