@@ -54,7 +54,7 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(
 ) -> None:
     home = mail_client.get("/")
     assert "Get trending papers in your email inbox" in home.text
-    assert 'action="/subscribe" method="get"' in home.text
+    assert 'action="/subscribe" method="post"' in home.text  # one step from the box
     sent = subscribe(mail_client, "reader@example.com")
     assert sent.status_code == 200 and "Check your inbox" in sent.text  # type: ignore[attr-defined]
     assert status_of(site, "reader@example.com") == "pending"
