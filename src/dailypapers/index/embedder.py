@@ -25,8 +25,10 @@ Vectors = npt.NDArray[np.float32]
 MODEL_DIR = Path(__file__).with_name("model")
 # sentence-transformers' max_seq_length for this model (its sentence_bert_config.json).
 MAX_TOKENS = 256
-# Padded tokens per ONNX Runtime call when embedding many texts (sorted by length first).
-BATCH_TOKENS = 8192
+# Padded tokens per ONNX Runtime call when embedding many texts (sorted by length first):
+# 2,048 (8 abstracts of 256 tokens) ran as fast as 8,192 on 2 cores, with 170 MiB less peak
+# memory (attention scores grow with rows x length^2).
+BATCH_TOKENS = 2048
 MAX_BATCH = 64
 
 
