@@ -86,22 +86,23 @@ class ModelFileError(RuntimeError):
     """A model file is missing, unreadable or not the one pinned."""
 
 
-def verified_bytes(path: Path, sha256: str) -> bytes:
-    """The file's bytes, if their SHA-256 is ``sha256``; ModelFileError otherwise."""
+def check_file(path: Path, sha256: str) -> None:
+    """Raise ModelFileError unless the file at ``path`` has SHA-256 ``sha256``."""
+    digest = hashlib.sha256()
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
     except OSError as exc:
         raise ModelFileError(
             f"cannot read the embedding model file {path} ({exc.strerror or exc}); "
             "reinstall dailypapers, or set DAILYPAPERS_SEMANTIC_SEARCH=false"
         ) from exc
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
+    if digest.hexdigest() != sha256:
         raise ModelFileError(
-            f"the embedding model file {path} has SHA-256 {digest}, not the pinned {sha256}: "
-            "it is damaged or not the file dailypapers ships; reinstall dailypapers"
+            f"the embedding model file {path} has SHA-256 {digest.hexdigest()}, not the pinned "
+            f"{sha256}: it is damaged or not the file dailypapers ships; reinstall dailypapers"
         )
-    return data
 
 
 def default_threads() -> int:
@@ -145,9 +146,11 @@ class MiniLMEmbedder:
             from tokenizers import Tokenizer
 
             files = self.files
-            vocab = verified_bytes(self.directory / files.tokenizer, files.tokenizer_sha256)
-            model = verified_bytes(self.directory / files.model, files.model_sha256)
-            tokenizer = Tokenizer.from_str(vocab.decode("utf-8"))
+            vocab, model = self.directory / files.tokenizer, self.directory / files.model
+            check_file(vocab, files.tokenizer_sha256)
+            check_file(model, files.model_sha256)
+            # From the paths, not from bytes in memory: that kept 40 MiB more per process.
+            tokenizer = Tokenizer.from_file(str(vocab))
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=MAX_TOKENS)
             options = onnxruntime.SessionOptions()
@@ -155,7 +158,7 @@ class MiniLMEmbedder:
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             self._session = onnxruntime.InferenceSession(
-                model, options, providers=["CPUExecutionProvider"]
+                str(model), options, providers=["CPUExecutionProvider"]
             )
             self._tokenizer = tokenizer
 
