@@ -7,6 +7,7 @@ backend. Set ``DAILYPAPERS_TEST_BACKENDS=sqlite`` to run only one while developi
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 import threading
@@ -52,6 +53,33 @@ def _private_data_dir(
     """Settings built from the environment keep their files (the generated secret key, the
     default SQLite database) in a temporary folder, never in the checkout's ``./data``."""
     monkeypatch.setenv("DAILYPAPERS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo a test's ``configure_logging`` (a root handler at INFO), so later tests in the same
+    worker do not find alembic's and aiosmtpd's INFO lines in the CLI output they read."""
+    root = logging.getLogger()
+    # Whatever configured it before (a fixture, an import), each test starts without the
+    # product's stderr handler.
+    for handler in list(root.handlers):
+        if getattr(handler, "_dailypapers_handler", False):
+            root.removeHandler(handler)
+            root.setLevel(logging.WARNING)
+    saved_root = (root.level, list(root.handlers))
+    saved = {
+        name: (logger.level, list(logger.handlers), logger.propagate)
+        for name, logger in root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    root.setLevel(saved_root[0])
+    root.handlers[:] = saved_root[1]
+    for name, (level, handlers, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
 
 
 @pytest.fixture(scope="session")
