@@ -47,23 +47,10 @@ class StepResult:
 
 
 def _ingest(engine: Engine, settings: Settings) -> str:
-    from dailypapers.ingest.pipeline import FeatureRule, run_ingest
-    from dailypapers.sources import rss
-    from dailypapers.sources.http import Fetcher
+    from dailypapers.ingest.feed import ingest_todays_listing
 
-    cats = settings.feed_categories
-    with Fetcher.from_settings(settings) as fetcher:
-        report = run_ingest(
-            engine=engine,
-            source="rss",
-            params={"categories": sorted(cats), "day": dt.date.today().isoformat()},
-            records=lambda resume: rss.fetch_listing(
-                fetcher, base_url=settings.arxiv_rss_url, categories=cats, resume=resume
-            ),
-            rule=FeatureRule(frozenset(cats), settings.feed_cross_lists),
-            batch_size=settings.ingest_batch_size,
-        )
-    return report.summary()
+    report = ingest_todays_listing(engine, settings)
+    return report.summary() if report is not None else "no feed categories configured"
 
 
 def _index(engine: Engine, settings: Settings) -> str:

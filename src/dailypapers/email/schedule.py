@@ -39,25 +39,11 @@ def due_time(settings: Settings, day: dt.date) -> dt.datetime | None:
 
 
 def _ingest(engine: Engine, settings: Settings) -> None:
-    from dailypapers.ingest.pipeline import FeatureRule, run_ingest
-    from dailypapers.sources import rss
-    from dailypapers.sources.http import Fetcher
+    from dailypapers.ingest.feed import ingest_todays_listing
 
-    cats = settings.feed_categories
-    if not cats:
-        return
-    with Fetcher.from_settings(settings) as fetcher:
-        report = run_ingest(
-            engine=engine,
-            source="rss",
-            params={"categories": sorted(cats), "day": dt.date.today().isoformat()},
-            records=lambda resume: rss.fetch_listing(
-                fetcher, base_url=settings.arxiv_rss_url, categories=cats, resume=resume
-            ),
-            rule=FeatureRule(frozenset(cats), settings.feed_cross_lists),
-            batch_size=settings.ingest_batch_size,
-        )
-    log.info("scheduled ingest: %s", report.summary())
+    report = ingest_todays_listing(engine, settings)
+    if report is not None:
+        log.info("scheduled ingest: %s", report.summary())
 
 
 def run_due(
