@@ -91,16 +91,16 @@ class Fetcher:
             self._wait_turn(end, url)
             retry_after: float | None = None
             try:
-                status, text, response = self._attempt(url, params, end)
+                response, text = self._attempt(url, params, end)
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             except httpx.HTTPError as exc:  # not transient: too many redirects, bad encoding
                 raise SourceError(f"{type(exc).__name__} fetching {_short(url)}: {exc}") from None
             else:
-                if status < 400:
+                if response.status_code < 400:
                     return text
-                failure = f"HTTP {status}"
-                if status not in RETRY_STATUSES:
+                failure = f"HTTP {response.status_code}"
+                if response.status_code not in RETRY_STATUSES:
                     raise SourceError(
                         f"{failure} from {_short(str(response.url))}: {error_reason(text)}"
                     )
@@ -122,8 +122,8 @@ class Fetcher:
 
     def _attempt(
         self, url: str, params: Params | None, end: float | None
-    ) -> tuple[int, str, httpx.Response]:
-        """One GET: status, decoded body and the response (for its URL and headers)."""
+    ) -> tuple[httpx.Response, str]:
+        """One GET: the response (status, URL and headers) and its decoded body."""
         timeout = self.timeout
         if end is not None:
             left = end - self._clock()
@@ -139,7 +139,7 @@ class Fetcher:
                     raise self._late(url)
             body = b"".join(chunks)
             text = body.decode(response.encoding or "utf-8", errors="replace")
-            return response.status_code, text, response
+            return response, text
 
     def _late(self, url: str, failure: str = "") -> DeadlinePassed:
         late = f"no answer from {_short(url)} within {self.deadline:g} s"
