@@ -141,10 +141,11 @@ def _run_locked(
             if name in report.counts():
                 setattr(report, name, value)
         checkpoint = previous["checkpoint"]
+    target = _Target(engine, report, rule, explicit_days, source)
     try:
         for batch in _batches(records(checkpoint), batch_size):
             prepared, rejects = _prepare(batch)
-            _store(engine, report, prepared, rejects, batch[-1].cursor, rule, explicit_days, source)
+            _store(target, prepared, rejects, batch[-1].cursor)
             if on_batch is not None:
                 on_batch(report)
     except BaseException as exc:
@@ -194,15 +195,22 @@ def _prepare(batch: Sequence[RawPaper]) -> tuple[list[_Prepared], list[tuple[str
     return good, rejects
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What every batch of one run is stored with."""
+
+    engine: Engine
+    report: IngestReport
+    rule: FeatureRule | None
+    explicit_days: bool
+    source: str
+
+
 def _store(
-    engine: Engine,
-    report: IngestReport,
+    target: _Target,
     prepared: Sequence[_Prepared],
     rejects: list[tuple[str, str]],
     checkpoint: str | None,
-    rule: FeatureRule | None,
-    explicit_days: bool,
-    source: str,
 ) -> None:
     """Store ``prepared`` with the checkpoint; if the database refuses a value, store the rest.
 
@@ -210,41 +218,40 @@ def _store(
     checkpoint, so resuming stays exact) and rejected with the database's reason.
     """
     try:
-        _commit(engine, report, prepared, rejects, checkpoint, rule, explicit_days, source)
+        _commit(target, prepared, rejects, checkpoint)
     except Exception as exc:
         if not runs.refused_data(exc):
             raise
         if len(prepared) > 1:
             half = len(prepared) // 2
             first, rest = prepared[:half], prepared[half:]
-            _store(engine, report, first, [], first[-1].raw.cursor, rule, explicit_days, source)
-            _store(engine, report, rest, rejects, checkpoint, rule, explicit_days, source)
+            _store(target, first, [], first[-1].raw.cursor)
+            _store(target, rest, rejects, checkpoint)
             return
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""]
         refused = [
             (_ref(item.raw), f"refused by the database: {reason[0][:300]}") for item in prepared
         ]
-        _commit(engine, report, [], rejects + refused, checkpoint, rule, explicit_days, source)
+        _commit(target, [], rejects + refused, checkpoint)
 
 
 def _commit(
-    engine: Engine,
-    report: IngestReport,
+    target: _Target,
     prepared: Sequence[_Prepared],
     rejects: list[tuple[str, str]],
     checkpoint: str | None,
-    rule: FeatureRule | None,
-    explicit_days: bool,
-    source: str,
 ) -> None:
-    with write_transaction(engine) as conn:
+    report, rule, explicit_days = target.report, target.rule, target.explicit_days
+    with write_transaction(target.engine) as conn:
         result = papers.upsert_papers(conn=conn, batch=[item.paper for item in prepared])
         new_ids = set(result.new)
         listings: list[Listing] = []
         for item in prepared:
             arxiv_id = item.paper.arxiv_id
             if explicit_days and item.day is not None:
-                listings.append(Listing(arxiv_id, item.day, source, item.submitter, item.upvotes))
+                listings.append(
+                    Listing(arxiv_id, item.day, target.source, item.submitter, item.upvotes)
+                )
             elif rule is not None:
                 day = rule.day_for(item.raw, item.paper, arxiv_id in new_ids, item.day)
                 if day is not None:
