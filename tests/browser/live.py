@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import threading
 import time
@@ -14,10 +13,11 @@ from types import TracebackType
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from dailypapers import demo
 from dailypapers.settings import Settings
+from tests.conftest import pg_database
 
 
 @contextlib.contextmanager
@@ -31,18 +31,9 @@ def fresh_database(
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    admin_url = request.getfixturevalue("pg_server")
-    template = request.getfixturevalue("pg_template")
-    database = f"dp_{name}_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
-        yield admin_url.rsplit("/", 1)[0] + f"/{database}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+    server = request.getfixturevalue("pg_server")
+    with pg_database(server, f"dp_{name}", request.getfixturevalue("pg_template")) as url:
+        yield url
 
 
 def load_sample(engine: Engine, settings: Settings) -> None:

@@ -10,10 +10,11 @@ import subprocess
 import sys
 import tarfile
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from dailypapers.community import accounts
 from dailypapers.index.build import run_index
@@ -22,6 +23,7 @@ from dailypapers.settings import Settings
 from dailypapers.storage import community
 from dailypapers.storage.engine import make_engine
 from dailypapers.storage.schema import papers, users, votes
+from tests.conftest import pg_database
 from tests.core.helpers import raw
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,21 +65,9 @@ def _counts(engine: Engine) -> tuple[int, int, set[tuple[int, str]]]:
 def _fresh_database(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if settings.database_url.startswith("sqlite"):
         return f"sqlite:///{tmp_path / 'restored' / 'dailypapers.sqlite3'}"
-    server: str = request.getfixturevalue("pg_server")
-    name = f"dp_restore_{os.getpid()}_{next(_names)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    request.addfinalizer(lambda: _drop(server, name))
-    return server.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop(server: str, name: str) -> None:
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    stack = ExitStack()
+    request.addfinalizer(stack.close)
+    return stack.enter_context(pg_database(request.getfixturevalue("pg_server"), "dp_restore"))
 
 
 def test_backup_while_writing_then_restore(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from dailypapers.community import accounts
 from dailypapers.community.ratelimit import RateLimited
@@ -40,7 +39,7 @@ from dailypapers.storage.engine import make_engine
 from dailypapers.storage.locks import AlreadyRunning, stage_lock
 from dailypapers.storage.schema import daily_entries, ingest_rejects, ingest_runs, papers
 from dailypapers.web.app import create_app
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, pg_database
 from tests.core.helpers import raw
 from tests.core.test_cli import run as run_cli
 
@@ -580,17 +579,8 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    server = request.getfixturevalue("pg_server")
-    name = f"dp_empty_{os.getpid()}_{next(_ids)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database(request.getfixturevalue("pg_server"), "dp_empty") as url:
+        yield url
 
 
 def test_nodes_starting_together_on_an_empty_database_both_migrate(empty_db_url: str) -> None:
