@@ -18,7 +18,6 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - a value every install refuses
 # Secrets copied from examples and templates: anyone can sign links with them, so they are
 # refused outright (compared case-insensitively, ignoring spaces, dashes and underscores).
 PLACEHOLDER_SECRETS = frozenset(
