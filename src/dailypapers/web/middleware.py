@@ -1,4 +1,5 @@
-"""The outermost layers of the site: proxy headers, security headers and a request-body limit.
+"""The outermost layers of the site: proxy headers, security headers, redirects kept on this
+site and a request-body limit.
 
 ``SiteApp`` wraps Starlette's whole stack (its error middleware included) in these, so every
 response carries the security headers (a 500 too), the client address is the real one only
@@ -37,62 +38,53 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-class SecurityHeaders:
+class SiteHeaders:
     """Adds CSP, Permissions-Policy, nosniff, referrer and framing headers (and HSTS when the
-    site is served over HTTPS) to every response that does not set its own."""
+    site is served over HTTPS) to every response that does not set its own, and keeps
+    redirects on this site.
 
-    def __init__(self, app: ASGIApp, https: bool) -> None:
-        self.app = app
-        self.headers = SECURITY_HEADERS + ([HSTS] if https else [])
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def add_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                message["headers"] = headers + [h for h in self.headers if h[0] not in present]
-            await send(message)
-
-        await self.app(scope, receive, add_headers)
-
-
-class SiteRedirects:
-    """Redirects to this site never name the request's ``Host``: Starlette's trailing-slash
+    Redirects to this site never name the request's ``Host``: Starlette's trailing-slash
     redirect (``/trending/`` to ``/trending``) wrote ``http://<Host>/trending``, so a forged
     ``Host`` sent the visitor to another site. Such a location becomes its path (or, for a
-    path a browser would read as another host, ``//x``, the configured base URL and path)."""
+    path a browser would read as another host, ``//x``, the configured base URL and path).
+    Both are done in one pass over the response's headers.
+    """
 
-    def __init__(self, app: ASGIApp, base_url: str) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool, base_url: str) -> None:
         self.app = app
+        self.headers = SECURITY_HEADERS + ([HSTS] if https else [])
         self.base = base_url.rstrip("/").encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = next((v for n, v in scope["headers"] if n == b"host"), b"")
-        own = (b"http://" + host, b"https://" + host) if host else ()
-
-        def relocate(value: bytes) -> bytes:
-            for prefix in own:
-                rest = value[len(prefix) :]
-                if value.startswith(prefix) and rest.startswith(b"/"):
-                    return self.base + rest if rest.startswith((b"//", b"/\\")) else rest
-            return value
 
         async def rewrite(message: Message) -> None:
-            if message["type"] == "http.response.start" and own:
-                message["headers"] = [
-                    (n, relocate(v) if n.lower() == b"location" else v)
-                    for n, v in message.get("headers", [])
-                ]
+            if message["type"] == "http.response.start":
+                headers = []
+                present = set()
+                for name, value in message.get("headers", []):
+                    lower = name.lower()
+                    present.add(lower)
+                    headers.append(
+                        (name, self._relocate(scope, value) if lower == b"location" else value)
+                    )
+                message["headers"] = headers + [h for h in self.headers if h[0] not in present]
             await send(message)
 
         await self.app(scope, receive, rewrite)
+
+    def _relocate(self, scope: Scope, value: bytes) -> bytes:
+        """A location naming the request's own ``Host``, without it."""
+        host = next((v for n, v in scope["headers"] if n == b"host"), b"")
+        if not host:
+            return value
+        for prefix in (b"http://" + host, b"https://" + host):
+            rest = value[len(prefix) :]
+            if value.startswith(prefix) and rest.startswith(b"/"):
+                return self.base + rest if rest.startswith((b"//", b"/\\")) else rest
+        return value
 
 
 def _too_large(limit: int) -> str:
@@ -157,7 +149,7 @@ class SiteApp(FastAPI):
         """Starlette's stack wrapped in the site's outermost middlewares."""
         settings: Settings = self.state.settings
         app: ASGIApp = BodyLimit(super().build_middleware_stack(), settings.body_limit_kb * 1024)
-        app = SecurityHeaders(SiteRedirects(app, settings.base_url), https=settings.secure_cookies)
+        app = SiteHeaders(app, https=settings.secure_cookies, base_url=settings.base_url)
         # Request id, access log and metrics: outside the body limit and the security headers
         # (their refusals are counted too), inside the proxy headers (the real client address).
         app = RequestObserver(
