@@ -232,9 +232,10 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        rid = given.decode("latin-1") if _PLAIN_ID.match(given.decode("latin-1")) else ""
-        rid = rid or uuid.uuid4().hex
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
+            "latin-1"
+        )
+        rid = given if _PLAIN_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
