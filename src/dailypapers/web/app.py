@@ -36,13 +36,9 @@ from dailypapers.web.observability import Metrics
 from dailypapers.web.pages import router as pages_router
 from dailypapers.web.probes import ModelWarmth
 from dailypapers.web.probes import router as probes_router
-from dailypapers.web.render import TEMPLATES, page
+from dailypapers.web.render import TEMPLATES, is_api, page, wants_json
 from dailypapers.web.search import router as search_pages_router
 from dailypapers.web.subscriptions import router as subscriptions_router
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -113,7 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(ActionError)
     def on_refused(request: Request, exc: ActionError) -> Response:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-        if _is_api(request) or "application/json" in request.headers.get("accept", ""):
+        if wants_json(request):
             if exc.status == 401:
                 headers["WWW-Authenticate"] = "Bearer"
             body = {"error": exc.message, **({"link": exc.link} if exc.link else {})}
@@ -129,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(RateLimited)
     def on_rate_limited(request: Request, exc: RateLimited) -> Response:
         headers = {"Retry-After": str(exc.retry_after)}
-        if _is_api(request) or "application/json" in request.headers.get("accept", ""):
+        if wants_json(request):
             return JSONResponse({"error": str(exc)}, status_code=429, headers=headers)
         response = page(request, "notice.html", {"title": "Slow down", "message": str(exc)}, 429)
         response.headers.update(headers)
@@ -138,14 +134,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(RequestValidationError)
     def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         message = _validation_message(exc)
-        if _is_api(request):
+        if is_api(request):
             return JSONResponse({"error": message}, status_code=422)
         return page(request, "error.html", {"title": "Bad request", "message": message}, 400)
 
     @app.exception_handler(HTTPException)
     def on_http_error(request: Request, exc: HTTPException) -> Response:
         headers = _allow_head(exc.headers)
-        if _is_api(request) or exc.status_code not in (404, 405):
+        if is_api(request) or exc.status_code not in (404, 405):
             return JSONResponse(
                 {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
             )

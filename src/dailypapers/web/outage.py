@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
 from dailypapers.storage.failures import UNAVAILABLE, storage_full
-from dailypapers.web.render import page
+from dailypapers.web.render import page, wants_json
 
 # A failure this recent makes /health say "full" even when space came back since.
 RECENT_SECONDS = 60.0
@@ -75,15 +75,9 @@ class StorageAlarm:
         return status
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
-    )
-
-
 def _answer(request: Request, title: str, message: str, retry_after: int) -> Response:
     headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"error": message}, status_code=503, headers=headers)
     try:
         response: Response = page(request, "notice.html", {"title": title, "message": message}, 503)

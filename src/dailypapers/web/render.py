@@ -47,6 +47,17 @@ TEMPLATES.env.filters.update(
 )
 
 
+def is_api(request: Request) -> bool:
+    """Whether the request is for the JSON API (``/api/...``)."""
+    return request.url.path.startswith("/api/")
+
+
+def wants_json(request: Request) -> bool:
+    """Whether an error for this request is answered as JSON: API paths, and clients that
+    ask for JSON (a form posted by script with ``Accept: application/json``)."""
+    return is_api(request) or "application/json" in request.headers.get("accept", "")
+
+
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     """Render a template with the site-wide context (site name, the user, CSRF tokens)."""
     from dailypapers.web.auth import csrf_token, current_user, set_csrf_cookie
