@@ -32,6 +32,7 @@ def paper_record(row: RowMapping) -> dict[str, Any]:
         "doi": row["doi"],
         "license": row["license"],
         "day": row["day"].isoformat() if row["day"] else None,
+        "listed_at": row["submitted_at"].isoformat() if row["submitted_at"] else None,
         "submitted_by": row["submitter"],
         "upvotes": row["upvotes"],
     }

@@ -41,6 +41,9 @@ class RawPaper:
     submitted_by: str | None = None
     upvotes: int | None = None
     announce_type: str | None = None
+    # When the source put the paper on its list, and the submitter's full name (HF imports).
+    listed_at: dt.datetime | str | None = None
+    submitter_fullname: str | None = None
     # Bookkeeping.
     ref: str = ""
     cursor: str | None = None
@@ -75,10 +78,16 @@ class Paper:
 
 @dataclass(slots=True, frozen=True)
 class Listing:
-    """A request to put a paper on a day's list (how it got there, who submitted it)."""
+    """A request to put a paper on a day's list (how it got there, who submitted it, when).
+
+    ``listed_at`` is when the paper was put on the list: the source's own time (Hugging
+    Face's ``submittedOnDailyAt``) or, for automatically featured papers, the announcement.
+    """
 
     arxiv_id: str
     day: dt.date
     origin: str
     submitter_name: str | None = None
     upvotes: int | None = None
+    listed_at: dt.datetime | None = None
+    submitter_fullname: str | None = None

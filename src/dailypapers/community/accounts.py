@@ -36,7 +36,19 @@ HASHER = PasswordHasher()
 HASH_SLOTS = 4
 HASHING = threading.BoundedSemaphore(HASH_SLOTS)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
-RESERVED = {"admin", "api", "static", "login", "logout", "signup", "settings", "me", "root"}
+# "arxiv" names the system submitter of automatically featured papers (storage/daily.py).
+RESERVED = {
+    "admin",
+    "api",
+    "static",
+    "login",
+    "logout",
+    "signup",
+    "settings",
+    "me",
+    "root",
+    "arxiv",
+}
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_TOKENS = 50  # API tokens one user may hold at once

@@ -11,6 +11,7 @@ import email.utils
 import functools
 import re
 import unicodedata
+import zoneinfo
 
 from dailypapers.records import Paper, RawPaper
 from dailypapers.urls import url_or_text
@@ -201,6 +202,27 @@ def listing_fields(raw: RawPaper) -> tuple[dt.date | None, str | None, int | Non
         submitter[:MAX_SUBMITTER] if submitter else None,
         min(upvotes, MAX_UPVOTES) if upvotes else None,
     )
+
+
+# arXiv announces each day's mailing at midnight US Eastern (its RSS items carry that time).
+_ARXIV_TZ = zoneinfo.ZoneInfo("America/New_York")
+
+
+def announced_at(day: dt.date) -> dt.datetime:
+    """When arXiv announced ``day``'s list: midnight in New York, in UTC."""
+    return dt.datetime.combine(day, dt.time(), _ARXIV_TZ).astimezone(dt.UTC)
+
+
+def listing_origin(raw: RawPaper) -> tuple[dt.datetime | None, str | None]:
+    """When the source put the record on its list and the submitter's full name, checked;
+    an unreadable time is dropped (the listing then takes its day's announcement time)."""
+    try:
+        listed_at = parse_datetime(raw.listed_at) if raw.listed_at else None
+    except (Rejected, ValueError, TypeError, OverflowError):
+        listed_at = None
+    name = raw.submitter_fullname
+    fullname = _optional(name) if isinstance(name, str) else None
+    return listed_at, fullname[:MAX_SUBMITTER] if fullname else None
 
 
 def normalize(raw: RawPaper) -> Paper:

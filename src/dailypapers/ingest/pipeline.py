@@ -22,7 +22,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dailypapers.ingest.normalize import Rejected, listing_fields, normalize, strip_controls
+from dailypapers.ingest.normalize import (
+    Rejected,
+    announced_at,
+    listing_fields,
+    listing_origin,
+    normalize,
+    strip_controls,
+)
 from dailypapers.records import Listing, Paper, RawPaper
 from dailypapers.storage import daily, papers, runs
 from dailypapers.storage.engine import write_transaction
@@ -171,6 +178,8 @@ class _Prepared:
     day: dt.date | None
     submitter: str | None
     upvotes: int | None
+    listed_at: dt.datetime | None = None
+    submitter_fullname: str | None = None
 
 
 def _ref(raw: RawPaper) -> str:
@@ -186,12 +195,13 @@ def _prepare(batch: Sequence[RawPaper]) -> tuple[list[_Prepared], list[tuple[str
         try:
             paper = normalize(raw)
             day, submitter, upvotes = listing_fields(raw)
+            listed_at, fullname = listing_origin(raw)
         except Rejected as exc:
             rejects.append((_ref(raw), strip_controls(str(exc))[:500]))
         except Exception as exc:  # a record must never stop a feed
             rejects.append((_ref(raw), f"unreadable record: {_describe(exc)}"))
         else:
-            good.append(_Prepared(raw, paper, day, submitter, upvotes))
+            good.append(_Prepared(raw, paper, day, submitter, upvotes, listed_at, fullname))
     return good, rejects
 
 
@@ -250,12 +260,23 @@ def _commit(
             arxiv_id = item.paper.arxiv_id
             if explicit_days and item.day is not None:
                 listings.append(
-                    Listing(arxiv_id, item.day, target.source, item.submitter, item.upvotes)
+                    Listing(
+                        arxiv_id,
+                        item.day,
+                        target.source,
+                        item.submitter,
+                        item.upvotes,
+                        item.listed_at or announced_at(item.day),
+                        item.submitter_fullname,
+                    )
                 )
             elif rule is not None:
                 day = rule.day_for(item.raw, item.paper, arxiv_id in new_ids, item.day)
                 if day is not None:
-                    listings.append(Listing(arxiv_id, day, "feed-rule"))
+                    # Featured automatically: on the list since the day's announcement.
+                    listings.append(
+                        Listing(arxiv_id, day, "feed-rule", listed_at=announced_at(day))
+                    )
         featured = daily.add_listings(conn=conn, listings=listings)
         # Repeats of one id inside a batch are stored once; count the extra copies as unchanged.
         duplicates = len(prepared) - len(result.new) - len(result.updated) - len(result.unchanged)

@@ -60,10 +60,13 @@ def daily_list(
     submitter: str | None = None,
     now: dt.datetime | None = None,
 ) -> DailyList | None:
-    """The list for ``period`` (the latest listed day when None); None when nothing is listed.
+    """The list for ``period`` (the latest listed day when None; every day when None with a
+    ``submitter``: that person's submissions, newest first); None when nothing is listed.
 
     Costs a fixed number of queries whatever the number of papers on the page.
     """
+    if period is None and submitter:
+        period = Period("day", periods.MIN_DATE, periods.MAX_DATE)
     if period is None:
         latest = daily.latest_day(conn=conn)
         if latest is None:
@@ -140,6 +143,11 @@ def paper_detail(*, conn: Connection, arxiv_id: str) -> RowMapping | None:
     if row is None or row["hidden"]:
         return None
     return row
+
+
+def papers_page(*, conn: Connection, before: str | None, limit: int) -> list[RowMapping]:
+    """Visible papers, listed or not, by arXiv id descending, after the cursor ``before``."""
+    return daily.papers_page(conn=conn, before=before, limit=limit)
 
 
 def arxiv_links(row: RowMapping) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 The response is a JSON list of entries ``{paper: {id, title, summary, authors,
 publishedAt, upvotes, ...}, publishedAt, submittedBy: {name, fullname}, ...}``.
-Each entry keeps its daily date, upvotes and submitter.  A record's cursor is
+Each entry keeps its daily date, upvotes, submitter (username and full name) and HF's
+listing time (the entry's ``publishedAt``).  A record's cursor is
 its position in the list.
 """
 
@@ -61,7 +62,10 @@ def _paper(entry: dict[str, Any], day: dt.date | None, cursor: str) -> RawPaper:
         authors=[a["name"] for a in paper.get("authors") or [] if a.get("name")],
         published=paper.get("publishedAt"),
         day=day or _date_of(entry.get("publishedAt")),
-        submitted_by=submitter.get("name") or submitter.get("fullname"),
+        submitted_by=submitter.get("name") or submitter.get("user") or submitter.get("fullname"),
+        submitter_fullname=submitter.get("fullname"),
+        # When HF put it on the list: the entry's publishedAt is the paper's submittedOnDailyAt.
+        listed_at=entry.get("publishedAt") or paper.get("submittedOnDailyAt"),
         upvotes=upvotes if isinstance(upvotes, int) else None,
         ref=f"entry {arxiv_id}",
         cursor=cursor,

@@ -75,6 +75,7 @@ def _record(line: bytes, number: int) -> RawPaper:
         license=_text(data.get("license")),
         day=_text(data.get("day")),
         submitted_by=_text(data.get("submitted_by")),
+        listed_at=_text(data.get("listed_at")),
         upvotes=upvotes if isinstance(upvotes, int) and upvotes >= 0 else None,
         ref=ref,
         cursor=cursor,

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, select, update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Listing
@@ -17,6 +17,9 @@ from dailypapers.storage.bulk import insert_rows
 from dailypapers.storage.schema import comments, daily_entries, papers, users
 
 Sort = Literal["publishedAt", "trending"]
+# The submitter named for entries nobody submitted (featured automatically from arXiv's
+# announcements, or imported without a submitter); a reserved username.
+SYSTEM_SUBMITTER = "arxiv"
 
 # Visible comments per paper, as a correlated subquery (one indexed lookup per row listed).
 _COMMENT_COUNT = (
@@ -37,15 +40,29 @@ ENTRY_COLUMNS = (
     daily_entries.c.day,
     daily_entries.c.submitted_at,
     daily_entries.c.origin,
-    func.coalesce(users.c.display_name, daily_entries.c.submitter_name).label("submitter"),
+    func.coalesce(
+        users.c.display_name, daily_entries.c.submitter_fullname, daily_entries.c.submitter_name
+    ).label("submitter"),
     users.c.username.label("submitter_username"),
+    daily_entries.c.submitter_name,
 )
+
+
+def _by_submitter(submitter: str) -> ColumnElement[bool]:
+    """Entries submitted by ``submitter`` (an account's or an import's username); the system
+    submitter's are those nobody submitted."""
+    if submitter == SYSTEM_SUBMITTER:
+        return and_(users.c.username.is_(None), daily_entries.c.submitter_name.is_(None))
+    return func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter
 
 
 def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
     """Put papers on their day's list unless already listed; returns the ids newly listed.
 
-    Upvote counts from an import raise the stored count, never lower it.
+    An entry is stamped with its listing's ``listed_at`` (now when it has none). Importing
+    an entry again from the same source refreshes its listing time and submitter's full
+    name (older imports lacked them). Upvote counts from an import raise the stored count,
+    never lower it.
     """
     if not listings:
         return []
@@ -64,7 +81,8 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
             "day": item.day,
             "paper_id": item.arxiv_id,
             "submitter_name": item.submitter_name,
-            "submitted_at": now,
+            "submitter_fullname": item.submitter_fullname,
+            "submitted_at": item.listed_at or now,
             "origin": item.origin,
         }
         for item in unique.values()
@@ -74,6 +92,7 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
     # same paper makes the unique constraint fail this batch's transaction; the ingest run
     # then stops and resumes from its last checkpoint, so nothing is doubled.
     insert_rows(conn=conn, table=daily_entries, rows=rows)
+    _refresh_imports(conn, [item for item in unique.values() if item.arxiv_id in already])
     votes = [{"b_id": item.arxiv_id, "n": item.upvotes} for item in unique.values() if item.upvotes]
     if votes:
         conn.execute(
@@ -83,6 +102,36 @@ def add_listings(*, conn: Connection, listings: Sequence[Listing]) -> list[str]:
             votes,
         )
     return [str(row["paper_id"]) for row in rows]
+
+
+def _refresh_imports(conn: Connection, listings: Sequence[Listing]) -> None:
+    """Listing time and full name of entries already imported from the same source."""
+    changes = [
+        {
+            "b_paper": item.arxiv_id,
+            "b_origin": item.origin,
+            "b_at": item.listed_at,
+            "b_fullname": item.submitter_fullname,
+        }
+        for item in listings
+        if item.listed_at is not None
+    ]
+    if changes:
+        conn.execute(
+            update(daily_entries)
+            .where(
+                daily_entries.c.paper_id == bindparam("b_paper"),
+                daily_entries.c.origin == bindparam("b_origin"),
+                daily_entries.c.submitted_by_id.is_(None),
+            )
+            .values(
+                submitted_at=bindparam("b_at"),
+                submitter_fullname=func.coalesce(
+                    bindparam("b_fullname"), daily_entries.c.submitter_fullname
+                ),
+            ),
+            changes,
+        )
 
 
 def _visible_entries() -> Select[tuple[object, ...]]:
@@ -110,7 +159,7 @@ def list_entries(
     them and the total. (Trending order is ranked in ``queries/daily.py``.)"""
     where = [daily_entries.c.day >= start, daily_entries.c.day <= end]
     if submitter:
-        where.append(func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter)
+        where.append(_by_submitter(submitter))
     order = (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
     query = _visible_entries().where(*where).order_by(*order).offset(offset).limit(limit)
     rows = list(conn.execute(query).mappings())
@@ -125,7 +174,7 @@ def trending_candidates(
     """Id, upvotes, day and publication time of every visible paper listed in the period."""
     where = [daily_entries.c.day >= start, daily_entries.c.day <= end, papers.c.hidden.is_(False)]
     if submitter:
-        where.append(func.coalesce(users.c.username, daily_entries.c.submitter_name) == submitter)
+        where.append(_by_submitter(submitter))
     query = (
         select(papers.c.id, papers.c.upvotes, daily_entries.c.day, papers.c.published_at)
         .select_from(
@@ -220,3 +269,17 @@ def entries_for_papers(*, conn: Connection, ids: Sequence[str]) -> dict[str, Row
         for row in rows.mappings():
             found[row["id"]] = row
     return found
+
+
+def papers_page(*, conn: Connection, before: str | None, limit: int) -> list[RowMapping]:
+    """Visible papers (listed or not) with their entry, by arXiv id descending, those before
+    ``before`` (keyset pagination on the primary key), at most ``limit``."""
+    query = select(*ENTRY_COLUMNS).select_from(
+        papers.outerjoin(daily_entries, daily_entries.c.paper_id == papers.c.id).outerjoin(
+            users, users.c.id == daily_entries.c.submitted_by_id
+        )
+    )
+    query = query.where(papers.c.hidden.is_(False))
+    if before is not None:
+        query = query.where(papers.c.id < before)
+    return list(conn.execute(query.order_by(papers.c.id.desc()).limit(limit)).mappings())

@@ -178,7 +178,8 @@ daily_entries = Table(
     Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("submitted_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
     Column("submitter_name", String(200)),
-    Column("submitted_at", UTCDateTime(), nullable=False),
+    Column("submitter_fullname", String(200)),  # added by migration 0008
+    Column("submitted_at", UTCDateTime(), nullable=False),  # when it was put on the list
     Column("origin", String(32), nullable=False),
     UniqueConstraint("paper_id", name="uq_daily_entries_paper_id"),
     Index("ix_daily_entries_day", "day"),
