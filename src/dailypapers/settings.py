@@ -115,6 +115,32 @@ class Settings(BaseSettings):
         "scan. `pgvector`: pgvector's HNSW index for every unfiltered search (PostgreSQL only; "
         "keep the index in memory, see docs/search.md).",
     )
+    index_follow_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Every this many seconds each web process reads papers added or changed "
+        "since its search index was built (the live delta: found by search at once, without "
+        "`index`) and, on PostgreSQL, switches to a newer build published by any node "
+        "(downloaded into its own data directory). 0 turns following off.",
+    )
+    index_rebuild_delta: int = Field(
+        5000,
+        ge=1,
+        description="The job runner rebuilds and publishes the search index when this many "
+        "papers were added or changed since the last build.",
+    )
+    index_rebuild_hours: float = Field(
+        24.0,
+        gt=0,
+        description="The job runner also rebuilds the search index when the newest build is "
+        "this old and papers changed since.",
+    )
+    jobs_lease_seconds: int = Field(
+        60,
+        ge=5,
+        description="The job runner's lease in the database lasts this long and is renewed "
+        "every third of it; when a runner dies, another takes over after it expires.",
+    )
     embed_batch_size: int = Field(
         256, ge=1, le=4096, description="Papers per embedding batch (and per commit) in `index`."
     )

@@ -17,9 +17,10 @@ import numpy.typing as npt
 from sqlalchemy import Engine
 from tqdm import tqdm
 
+from dailypapers.index import publish
 from dailypapers.index.embedder import Embedder, paper_text
 from dailypapers.index.snapshot import SnapshotPaper, build_snapshot
-from dailypapers.storage import embeddings, papers, runs
+from dailypapers.storage import delta, embeddings, papers, runs
 from dailypapers.storage.engine import write_transaction
 from dailypapers.storage.locks import stage_lock
 
@@ -102,11 +103,14 @@ def import_vectors(
 
 def build(*, engine: Engine, root: Path, model: str | None) -> tuple[int, Path]:
     """Build a snapshot of every visible paper (with the stored vectors of ``model``, if
-    any) and make it current; pages cached before it are rebuilt (related papers change)."""
+    any), make it current and (on PostgreSQL) publish it for the other nodes; pages cached
+    before it are rebuilt (related papers change)."""
     items: list[SnapshotPaper] = []
     vectors: dict[str, npt.NDArray[np.float32]] = {}
     with engine.connect() as conn:
         revision = runs.revision(conn=conn)
+        # Read before the papers: a paper changed while they are read is in the live delta.
+        watermark = delta.latest_change(conn=conn)
         for rows in papers.iter_for_index(conn=conn):
             items.extend(
                 SnapshotPaper(
@@ -123,8 +127,15 @@ def build(*, engine: Engine, root: Path, model: str | None) -> tuple[int, Path]:
             for ids, block in embeddings.load_all(conn=conn, model=model):
                 vectors.update(zip(ids, block, strict=True))
     directory = build_snapshot(
-        root, items, vectors, model=model if vectors else None, revision=revision
+        root,
+        items,
+        vectors,
+        model=model if vectors else None,
+        revision=revision,
+        watermark=watermark,
     )
+    if publish.shared(engine):
+        publish.publish(engine=engine, directory=directory)
     with write_transaction(engine) as conn:
         runs.bump_revision(conn=conn)
     return len(items), directory

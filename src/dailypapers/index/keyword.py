@@ -89,6 +89,20 @@ class Postings:
         )
 
 
+@dataclass(slots=True)
+class Statistics:
+    """Collection statistics BM25 weighs with: those of a base index, so papers indexed on
+    top of it (the live delta) score exactly as they would inside it."""
+
+    n_docs: int
+    avgdl: float
+    base: KeywordIndex
+
+    def df(self, term: str) -> int:
+        """Documents of the base holding ``term``."""
+        return len(self.base.docs_with(term))
+
+
 class KeywordIndex:
     """BM25 over a CSC matrix (documents x terms) with presence postings for field filters."""
 
@@ -98,15 +112,23 @@ class KeywordIndex:
         weights: tuple[FloatArray, IntArray, IntArray],
         fields: dict[str, Postings],
         n_docs: int,
+        avgdl: float | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.data, self.indices, self.indptr = weights
         self.fields = fields
         self.n_docs = n_docs
+        self.avgdl = avgdl  # None for builds made before it was recorded
+
+    def statistics(self) -> Statistics:
+        """This index's statistics, for weighing papers added on top of it."""
+        avgdl = self.avgdl if self.avgdl else 0.0
+        return Statistics(self.n_docs, avgdl, self)
 
     @classmethod
-    def build(cls, docs: Iterable[IndexedDoc]) -> KeywordIndex:
-        """Index ``docs`` (their position is their document number)."""
+    def build(cls, docs: Iterable[IndexedDoc], stats: Statistics | None = None) -> KeywordIndex:
+        """Index ``docs`` (their position is their document number); with ``stats``, weigh
+        them with another index's document count, frequencies and mean length."""
         vocabulary: dict[str, int] = {}
         # One (term, tf) pair per distinct term of each document, documents in order.
         term_ids = array("q")
@@ -135,9 +157,14 @@ class KeywordIndex:
         doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), np.frombuffer(distinct, np.int64))
         doc_len = np.frombuffer(lengths, dtype=np.int64)
         avgdl = float(doc_len.sum()) / n_docs if n_docs else 1.0
-        norm = K1 * (1 - B + B * doc_len.astype(np.float32) / max(avgdl, 1e-9))
         df = np.bincount(tids, minlength=len(vocabulary))
-        idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+        if stats is None:
+            idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+        else:
+            avgdl = stats.avgdl or avgdl  # an old base without its mean: the papers' own
+            base_df = np.asarray([stats.df(t) for t in vocabulary], dtype=np.float64)
+            idf = np.log(1 + (stats.n_docs - base_df + 0.5) / (base_df + 0.5))
+        norm = K1 * (1 - B + B * doc_len.astype(np.float32) / max(avgdl, 1e-9))
         # Group by term; a stable sort keeps each term's documents ascending.
         order = np.argsort(tids, kind="stable")
         indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
@@ -147,7 +174,7 @@ class KeywordIndex:
         weight = idf.astype(np.float32)[tids[order]]
         data = (weight * tf * np.float32(K1 + 1) / (tf + norm[indices])).astype(np.float32)
         built = {name: Postings.build(lists) for name, lists in fields.items()}
-        return cls(vocabulary, (data, indices, indptr), built, n_docs)
+        return cls(vocabulary, (data, indices, indptr), built, n_docs, avgdl)
 
     def save(self, directory: Path) -> None:
         """Write the index as plain .npy files and JSON vocabularies."""
@@ -162,7 +189,7 @@ class KeywordIndex:
         for name, postings in self.fields.items():
             postings.save(directory, name)
         (directory / "keyword.json").write_text(
-            json.dumps({"n_docs": self.n_docs, "fields": sorted(self.fields)})
+            json.dumps({"n_docs": self.n_docs, "fields": sorted(self.fields), "avgdl": self.avgdl})
         )
 
     @classmethod
@@ -178,6 +205,7 @@ class KeywordIndex:
             weights,
             {name: Postings.load(directory, name) for name in meta["fields"]},
             int(meta["n_docs"]),
+            meta.get("avgdl"),
         )
 
     def _postings(self, term: str) -> tuple[IntArray, FloatArray]:

@@ -238,9 +238,11 @@ def build_snapshot(
     *,
     model: str | None,
     revision: int,
+    watermark: dt.datetime | None = None,
 ) -> Path:
     """Write a new snapshot under ``root``, open it, and only then make it current.
 
+    ``watermark``: papers changed after it are not in the build (the live delta's start).
     Raises :class:`IndexUnavailable` (``CURRENT`` unchanged) when the new build cannot be
     opened; a failed build leaves no temporary folder behind.
     """
@@ -255,20 +257,45 @@ def build_snapshot(
     tmp = root / f".tmp-{stamp}-{os.getpid()}@{socket.gethostname()}"
     tmp.mkdir()
     try:
-        _write(tmp, keyword, papers, vectors, model=model, revision=revision)
+        extra = {"watermark": watermark.isoformat() if watermark else None}
+        _write(tmp, keyword, papers, vectors, model=model, revision=revision, extra=extra)
         Snapshot(tmp, deep=True)  # refuse to switch to what cannot be opened
         tmp.rename(directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    pointer = root / "CURRENT.tmp"
+    switch_current(root, directory)
+    return directory
+
+
+def temporary_dir(root: Path) -> Path:
+    """A new temporary build folder under ``root`` (named so ``clean_stale_builds`` knows
+    its owner)."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    tmp = root / f".tmp-{stamp}-{os.getpid()}@{socket.gethostname()}"
+    tmp.mkdir()
+    return tmp
+
+
+def switch_current(root: Path, directory: Path) -> None:
+    """Make ``directory`` (a build folder under ``root``) current, atomically, then remove
+    builds older than the newest ``KEEP_BUILDS``."""
+    pointer = root / f"CURRENT.tmp-{os.getpid()}-{threading.get_ident()}"
     with pointer.open("w") as handle:
         handle.write(directory.name)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(pointer, root / "CURRENT")
     _prune(root, keep=directory.name)
-    return directory
+
+
+def current_name(root: Path) -> str | None:
+    """The build ``CURRENT`` names (None when there is none or it names no build)."""
+    try:
+        name = (root / "CURRENT").read_text(errors="replace").strip()
+    except OSError:
+        return None
+    return name if BUILD_NAME.match(name) else None
 
 
 def _write(
@@ -279,6 +306,7 @@ def _write(
     *,
     model: str | None,
     revision: int,
+    extra: dict[str, Any],
 ) -> None:
     keyword.save(tmp)
     np.save(tmp / "doc_ids.npy", np.asarray([p.arxiv_id for p in papers], dtype=np.str_))
@@ -307,6 +335,7 @@ def _write(
         "model": model,
         "revision": revision,
         "files": files,
+        **extra,
     }
     with (tmp / "snapshot.json").open("w") as handle:
         handle.write(json.dumps(meta))

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.index import ann
+from dailypapers.index.delta import LiveDelta, LiveView
 from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import IndexUnavailable, Snapshot, SnapshotStore
 from dailypapers.index.text import analyse, words
@@ -38,6 +39,8 @@ MAX_RESULTS = 1000
 SUBSET_SCAN = 20_000
 # Most neighbours asked of the graph for a filtered search before falling back to a scan.
 ANN_MAX_K = 20_000
+# What searches read: a snapshot, or a snapshot joined with its live delta (index/delta.py).
+Searchable = Snapshot | LiveView
 
 
 @dataclass(slots=True)
@@ -82,14 +85,20 @@ class SearchResults:
 
 
 class Searcher:
-    """Runs searches against the current snapshot, the database and the embedder."""
+    """Runs searches against the current snapshot with its live delta, the database and the
+    embedder."""
 
     def __init__(
-        self, store: SnapshotStore, embedder: Embedder | None, vector_search: VectorSearch = "auto"
+        self,
+        store: SnapshotStore,
+        embedder: Embedder | None,
+        vector_search: VectorSearch = "auto",
+        live: LiveDelta | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.vector_search = vector_search
+        self.live = live or LiveDelta()
         self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -133,7 +142,8 @@ class Searcher:
         result = SearchResults(query=q, mode=mode, sort=sort, page=page, limit=limit)
         try:
             with self.store.use() as snapshot:
-                self._search(conn, snapshot, result, filters or Filters(), highlight_hits)
+                view = self.live.view(snapshot)
+                self._search(conn, view, result, filters or Filters(), highlight_hits)
         except IndexUnavailable as exc:
             result.hits, result.total = [], 0
             result.message, result.unavailable = exc.notice, exc
@@ -143,7 +153,7 @@ class Searcher:
     def _search(
         self,
         conn: Connection,
-        snapshot: Snapshot,
+        snapshot: Searchable,
         result: SearchResults,
         filters: Filters,
         highlight_hits: bool,
@@ -163,7 +173,11 @@ class Searcher:
         ranked = self._rank(conn, snapshot, parsed, keep, mode, text)
         positions = ranked.positions[:MAX_RESULTS]
         ids: list[str] = snapshot.doc_ids[positions].tolist()
-        scores = dict(zip(ids, ranked.scores[:MAX_RESULTS].tolist(), strict=True))
+        scores: dict[str, float] = {}
+        for pid, score in zip(ids, ranked.scores[:MAX_RESULTS].tolist(), strict=True):
+            scores.setdefault(pid, score)  # a paper in both base and delta: its best place
+        if isinstance(snapshot, LiveView):
+            ids = list(scores)
         if parsed.phrases or parsed.authors or filters.author:
             ids = _verify(conn, ids, parsed, filters)
         if sort == "date":
@@ -198,7 +212,7 @@ class Searcher:
     def _rank(
         self,
         conn: Connection,
-        snapshot: Snapshot,
+        snapshot: Searchable,
         parsed: ParsedQuery,
         keep: npt.NDArray[np.bool_] | None,
         mode: Mode,
@@ -240,7 +254,7 @@ class Searcher:
     def _semantic(
         self,
         conn: Connection,
-        snapshot: Snapshot,
+        snapshot: Searchable,
         vector: npt.NDArray[np.float32],
         keep: npt.NDArray[np.bool_] | None,
         depth: int,
@@ -259,7 +273,7 @@ class Searcher:
         if snapshot.ann is not None and (kept is None or len(kept) > SUBSET_SCAN):
             graph = self._ann(snapshot, vector, keep, None if kept is None else len(kept), depth)
             if graph is not None:
-                return graph
+                return _with_delta(snapshot, graph, vector, keep, depth)
         if kept is not None and len(kept) < snapshot.n_docs // 2:
             # A filter keeps few papers: score only those rows.
             sims = np.asarray(snapshot.vectors[kept] @ vector, dtype=np.float32)
@@ -271,7 +285,7 @@ class Searcher:
         return hybrid.top(sims, depth, keep=keep)
 
     def _use_pgvector(
-        self, conn: Connection, snapshot: Snapshot, keep: npt.NDArray[np.bool_] | None
+        self, conn: Connection, snapshot: Searchable, keep: npt.NDArray[np.bool_] | None
     ) -> bool:
         """pgvector answers unfiltered searches on PostgreSQL when asked to, or when the
         snapshot has no graph of its own (the graph is memory-mapped in this process, so it
@@ -282,7 +296,7 @@ class Searcher:
 
     @staticmethod
     def _ann(
-        snapshot: Snapshot,
+        snapshot: Searchable,
         vector: npt.NDArray[np.float32],
         keep: npt.NDArray[np.bool_] | None,
         kept: int | None,
@@ -309,14 +323,14 @@ class Searcher:
         is missing or damaged: a paper page shows without them)."""
         try:
             with self.store.use() as snapshot:
-                ids = self._similar(conn, snapshot, arxiv_id, limit)
+                ids = self._similar(conn, self.live.view(snapshot), arxiv_id, limit)
         except IndexUnavailable:
             return []
         rows = daily.entries_for_papers(conn=conn, ids=ids)
         return [rows[pid] for pid in ids if pid in rows]
 
     def _similar(
-        self, conn: Connection, snapshot: Snapshot, arxiv_id: str, limit: int
+        self, conn: Connection, snapshot: Searchable, arxiv_id: str, limit: int
     ) -> list[str]:
         if snapshot.vectors is None:
             return []
@@ -334,10 +348,34 @@ class Searcher:
         ids = [
             str(snapshot.doc_ids[p]) for p in ranked.positions if snapshot.doc_ids[p] != arxiv_id
         ]
-        return ids[:limit]
+        return list(dict.fromkeys(ids))[:limit]
 
 
-def _docs_with_all(snapshot: Snapshot, field: str, values: list[str]) -> npt.NDArray[np.int64]:
+def _with_delta(
+    snapshot: Searchable,
+    ranked: Ranked,
+    vector: npt.NDArray[np.float32],
+    keep: npt.NDArray[np.bool_] | None,
+    depth: int,
+) -> Ranked:
+    """The graph's neighbours (base papers) merged with the exactly scored delta papers."""
+    if not isinstance(snapshot, LiveView):
+        return ranked
+    sims = snapshot.delta_similarities(vector)
+    if not len(sims):
+        return ranked
+    positions = np.arange(snapshot.base_docs, snapshot.n_docs, dtype=np.int64)
+    if keep is not None:
+        passed = keep[positions]
+        positions, sims = positions[passed], sims[passed]
+    alive = ~np.isin(ranked.positions, snapshot.dead)
+    merged_positions = np.concatenate([ranked.positions[alive], positions])
+    merged = np.concatenate([ranked.scores[alive], np.where(sims > 0, sims, 1e-6)])
+    order = np.argsort(-merged.astype(np.float32), kind="stable")[:depth]
+    return Ranked(merged_positions[order], merged[order].astype(np.float32))
+
+
+def _docs_with_all(snapshot: Searchable, field: str, values: list[str]) -> npt.NDArray[np.int64]:
     postings = snapshot.keyword.fields[field]
     result: npt.NDArray[np.int64] | None = None
     for value in values:
@@ -347,7 +385,7 @@ def _docs_with_all(snapshot: Snapshot, field: str, values: list[str]) -> npt.NDA
 
 
 def _mask(
-    snapshot: Snapshot, parsed: ParsedQuery, filters: Filters
+    snapshot: Searchable, parsed: ParsedQuery, filters: Filters
 ) -> npt.NDArray[np.bool_] | None:
     """Documents allowed by the filters, phrases and exclusions (None: no restriction)."""
     keep: npt.NDArray[np.bool_] | None = None

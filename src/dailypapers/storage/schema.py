@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -160,6 +161,8 @@ papers = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("modified_at", UTCDateTime(), nullable=False),
     Index("ix_papers_published_at", "published_at"),
+    # Added by migration 0009: the live search delta reads papers changed since a build.
+    Index("ix_papers_modified_at", "modified_at"),
 )
 
 paper_categories = Table(
@@ -315,4 +318,44 @@ job_locks = Table(
     Column("owner", String(64), nullable=False),
     Column("started_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime()),
+)
+
+# Added by migration 0009 (many nodes): search builds published in the database, and leases.
+index_generations = Table(
+    "index_generations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The build's folder name (``build-<stamp>``), the same on every node that downloads it.
+    Column("build", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # Papers changed after this were not in the build: the live delta covers them.
+    Column("watermark", UTCDateTime()),
+    Column("papers", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    # {"files": {name: {"size": n, "sha256": hex}}}: what a node checks after downloading.
+    Column("manifest", JSON, nullable=False),
+)
+
+index_chunks = Table(
+    "index_chunks",
+    metadata,
+    Column(
+        "generation_id",
+        Integer,
+        ForeignKey("index_generations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("file", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    # ``runner``: one holder at a time; a holder that stops renewing loses it at expires_at.
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

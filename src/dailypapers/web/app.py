@@ -22,6 +22,7 @@ from dailypapers.community.errors import ActionError
 from dailypapers.community.fetching import ArxivFetches
 from dailypapers.community.ratelimit import RateLimited
 from dailypapers.index.embedder import default_embedder
+from dailypapers.index.follow import Follower
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Searcher
 from dailypapers.settings import Settings
@@ -69,7 +70,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if searcher.embedder is not None and (settings.index_dir / "CURRENT").exists():
             # Load the model in the background so the first search does not wait for it.
             threading.Thread(target=searcher.warm_up, daemon=True).start()
+        # Newer builds published by any node, and papers added since the build (index/follow.py).
+        following = (
+            app.state.follower.start(seconds=settings.index_follow_seconds)
+            if settings.index_follow_seconds
+            else None
+        )
         yield
+        if following is not None:
+            following[1].set()
+            following[0].join(timeout=30)
 
     app = SiteApp(
         lifespan=lifespan,
@@ -86,6 +96,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         SnapshotStore(settings.index_dir),
         default_embedder() if settings.semantic_search else None,
         settings.vector_search,
+    )
+    app.state.follower = Follower(
+        engine=app.state.engine,
+        root=settings.index_dir,
+        store=app.state.searcher.store,
+        live=app.state.searcher.live,
     )
     app.state.arxiv_fetches = ArxivFetches.from_settings(settings)
     app.state.metrics = Metrics()  # request metrics of this worker (web/observability.py)

@@ -152,7 +152,8 @@ def paper_page(
 def health(request: Request, searcher: Annotated[Searcher, Depends(get_searcher)]) -> Response:
     """503 when the database does not answer; otherwise 200, ``"status": "degraded"`` when
     the search index is broken or storage is full (the site still serves pages)."""
-    index = searcher.store.status().as_json()
+    # The build served, its age, the papers since it (live delta), the newest published build.
+    index = {**searcher.store.status().as_json(), **request.app.state.follower.state.as_json()}
     storage = request.app.state.storage_alarm.status()
     try:
         with connect(request) as conn:

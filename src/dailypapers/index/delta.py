@@ -1,0 +1,298 @@
+"""The live delta: papers changed after the base build, searched exactly on top of it.
+
+A base build records its watermark (when its papers were read). Every web process keeps the
+papers changed since then (``LiveDelta.refresh``, a small indexed query, incremental after
+the first) with their stored vectors, and indexes them with the base's own BM25 statistics
+(document count, frequencies, mean length), so a delta paper scores exactly as it would
+inside the base. ``LiveDelta.view`` joins base and delta into one ``LiveView`` that the
+search code uses like a snapshot: delta papers are numbered after the base's, keyword
+scores and vector similarities of both are concatenated, and base copies of papers the
+delta holds again (a new version) score nothing. The delta stays small because the job
+runner rebuilds the base when it grows (jobs/runner.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.index.keyword import IndexedDoc, KeywordIndex, Postings
+from dailypapers.index.snapshot import EPOCH, Snapshot
+from dailypapers.storage import delta as repo
+
+# Papers written just before a watermark may commit after it: read a little before it.
+OVERLAP = dt.timedelta(minutes=2)
+# Most papers one delta holds (the runner rebuilds the base long before: index_rebuild_delta).
+MAX_PAPERS = 50_000
+
+log = logging.getLogger(__name__)
+
+
+def watermark_of(snapshot: Snapshot) -> dt.datetime | None:
+    """When the papers of a build were read (None for builds made before it was recorded)."""
+    value = snapshot.meta.get("watermark")
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+class DeltaDocs:
+    """The indexed delta papers: ids, days, BM25 weights (with a base's statistics), vectors."""
+
+    def __init__(self, rows: Sequence[RowMapping], base: Snapshot, dim: int | None) -> None:
+        self.ids = np.asarray([r["id"] for r in rows], dtype=np.str_)
+        self.number = {str(pid): i for i, pid in enumerate(self.ids)}
+        self.published = np.asarray(
+            [(r["published_at"].date() - EPOCH).days for r in rows], dtype=np.int32
+        )
+        self.keyword = KeywordIndex.build(
+            (IndexedDoc(r["title"], r["abstract"], r["authors"], r["categories"]) for r in rows),
+            base.keyword.statistics(),
+        )
+        self.vectors: npt.NDArray[np.float32] | None = None
+        if dim is not None:
+            self.vectors = np.zeros((len(rows), dim), dtype=np.float32)
+            for i, row in enumerate(rows):
+                if row["vector"] is not None:
+                    self.vectors[i] = np.asarray(row["vector"], dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class _Joined:
+    """A base array followed by a delta array, indexable by document number."""
+
+    def __init__(self, base: Any, extra: npt.NDArray[Any], dead: npt.NDArray[np.int64]) -> None:
+        self.base = base
+        self.extra = extra
+        self.n = len(base)
+        self.dead = dead
+        self.dtype = np.result_type(base.dtype, extra.dtype)
+        self.shape = (self.n + len(extra), *base.shape[1:])
+        self.ndim = base.ndim
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, int | np.integer):
+            i = int(index)
+            return self.base[i] if i < self.n else self.extra[i - self.n]
+        positions = np.asarray(index)
+        if positions.dtype == np.bool_:
+            positions = np.flatnonzero(positions)
+        low = positions < self.n
+        if low.all():
+            return np.asarray(self.base[positions])
+        out = np.empty((len(positions), *self.shape[1:]), dtype=self.dtype)
+        out[low] = self.base[positions[low]]
+        out[~low] = self.extra[positions[~low] - self.n]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
+        joined = np.concatenate([np.asarray(self.base), self.extra])
+        return joined if dtype is None else joined.astype(dtype)
+
+    def __matmul__(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        base = np.asarray(self.base @ vector, dtype=np.float32)
+        if len(self.dead):
+            base[self.dead] = 0.0
+        return np.concatenate([base, np.asarray(self.extra @ vector, dtype=np.float32)])
+
+
+class _JoinedPostings:
+    """Filter postings of base and delta (delta documents numbered after the base's)."""
+
+    def __init__(self, base: Postings, extra: Postings, n: int) -> None:
+        self.base = base
+        self.extra = extra
+        self.n = n
+        self._vocabulary: dict[str, int] | None = None
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Every term of both (the values mean nothing: only the names are read)."""
+        if self._vocabulary is None:
+            self._vocabulary = {**self.base.vocabulary, **self.extra.vocabulary}
+        return self._vocabulary
+
+    def docs(self, term: str) -> npt.NDArray[np.int64]:
+        """Documents holding ``term``, ascending."""
+        return np.concatenate([self.base.docs(term), self.extra.docs(term) + self.n])
+
+
+class _JoinedKeyword:
+    """BM25 of base and delta as one index (base copies replaced by the delta score 0)."""
+
+    def __init__(self, base: KeywordIndex, extra: KeywordIndex, dead: npt.NDArray[np.int64]):
+        self.base = base
+        self.extra = extra
+        self.dead = dead
+        self.n_docs = base.n_docs + extra.n_docs
+        self.fields = {
+            name: _JoinedPostings(postings, extra.fields[name], base.n_docs)
+            for name, postings in base.fields.items()
+            if name in extra.fields
+        }
+
+    def scores(self, terms: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Dense BM25 scores of every document of both."""
+        base = self.base.scores(terms)
+        if len(self.dead):
+            base[self.dead] = 0.0
+        return np.concatenate([base, self.extra.scores(terms)])
+
+    def docs_with(self, term: str) -> npt.NDArray[np.int64]:
+        """Documents containing an analysed term, ascending."""
+        return np.concatenate(
+            [self.base.docs_with(term), self.extra.docs_with(term) + self.base.n_docs]
+        )
+
+    def idf(self, term: str) -> float:
+        """The base's inverse document frequency (the delta is weighed with it)."""
+        return self.base.idf(term)
+
+
+class LiveView:
+    """A base snapshot and its live delta, used by searches as one snapshot."""
+
+    def __init__(self, base: Snapshot, docs: DeltaDocs) -> None:
+        self.base = base
+        self.docs = docs
+        n = base.n_docs
+        found = base.positions(docs.ids.tolist())
+        self.dead = np.sort(found[found >= 0]).astype(np.int64)
+        self.directory = base.directory
+        self.meta = base.meta
+        self.model = base.model
+        self.ann = base.ann
+        self.doc_ids = _Joined(base.doc_ids, docs.ids, self.dead)
+        self.published = _Joined(base.published, docs.published, self.dead)
+        self.keyword = _JoinedKeyword(base.keyword, docs.keyword, self.dead)
+        self.vectors = (
+            _Joined(base.vectors, docs.vectors, self.dead)
+            if base.vectors is not None and docs.vectors is not None
+            else None
+        )
+        self.base_docs = n
+        self.n_docs = n + len(docs)
+
+    @property
+    def name(self) -> str:
+        """The base build's folder name."""
+        return self.base.name
+
+    def positions(self, ids: list[str]) -> npt.NDArray[np.int64]:
+        """Document numbers of ``ids`` (the delta's copy first; -1 for unknown ids)."""
+        found = self.base.positions(ids)
+        for i, pid in enumerate(ids):
+            number = self.docs.number.get(pid)
+            if number is not None:
+                found[i] = self.base_docs + number
+        return found
+
+    def day_number(self, day: dt.date) -> int:
+        """Days since 1970-01-01 (the unit of ``published``)."""
+        return self.base.day_number(day)
+
+    def delta_similarities(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Cosine similarity of every delta paper to ``vector`` (exact)."""
+        if self.docs.vectors is None:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.docs.vectors @ vector, dtype=np.float32)
+
+
+class LiveDelta:
+    """The delta of one process: refreshed by its follower, read by every search."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._base: str | None = None
+        self._rows: dict[str, RowMapping] = {}
+        self._seen: dt.datetime | None = None
+        self._docs: DeltaDocs | None = None
+        self._view: LiveView | None = None
+
+    @property
+    def size(self) -> int:
+        """Papers in the delta now."""
+        docs = self._docs
+        return len(docs) if docs is not None else 0
+
+    def view(self, snapshot: Snapshot) -> Snapshot | LiveView:
+        """``snapshot`` joined with the delta (itself when the delta is empty)."""
+        docs = self._docs
+        if docs is None or not len(docs):
+            return snapshot
+        view = self._view
+        if view is not None and view.base is snapshot and view.docs is docs:
+            return view
+        view = LiveView(snapshot, docs)  # a new base: its copies of delta papers, once
+        self._view = view
+        return view
+
+    def refresh(self, *, engine: Engine, snapshot: Snapshot | None) -> int:
+        """Read papers changed since the last refresh (since the base's watermark after a
+        switch) and index them; returns the delta's size."""
+        with self._lock:
+            return self._refresh(engine, snapshot)
+
+    def _refresh(self, engine: Engine, snapshot: Snapshot | None) -> int:
+        watermark = watermark_of(snapshot) if snapshot is not None else None
+        if snapshot is None or watermark is None:
+            self._base, self._rows, self._seen, self._docs = None, {}, None, None
+            return 0
+        if self._base != snapshot.name or self._seen is None:
+            self._base, self._rows, self._seen = snapshot.name, {}, watermark
+            self._docs = None
+        since = self._seen - OVERLAP
+        model = snapshot.model if snapshot.vectors is not None else None
+        with engine.connect() as conn:
+            rows = repo.changed_since(conn=conn, since=since, model=model, limit=MAX_PAPERS)
+            unvectored = [pid for pid, r in self._rows.items() if model and r["vector"] is None]
+            vectors = repo.vectors_of(conn=conn, ids=unvectored, model=model) if model else {}
+        changed = self._docs is None
+        # What the base read already (changed before its watermark) is not searched twice.
+        in_base = snapshot.positions([r["id"] for r in rows]) >= 0
+        for row, known in zip(rows, in_base.tolist(), strict=True):
+            if known and row["modified_at"] <= watermark:
+                continue
+            old = self._rows.get(row["id"])
+            if row["hidden"]:
+                changed = changed or old is not None
+                self._rows.pop(row["id"], None)
+                continue
+            if old is None or old["modified_at"] != row["modified_at"] or _gained(old, row):
+                self._rows[row["id"]] = row
+                changed = True
+            self._seen = max(self._seen, row["modified_at"])
+        for pid, vector in vectors.items():
+            self._rows[pid] = _with_vector(self._rows[pid], vector)
+            changed = True
+        if len(rows) >= MAX_PAPERS:
+            log.warning("search delta: %d+ papers since the base build; run `index`", MAX_PAPERS)
+        if changed:
+            ordered = sorted(self._rows.values(), key=lambda r: r["id"])
+            dim = snapshot.vectors.shape[1] if model and snapshot.vectors is not None else None
+            self._docs = DeltaDocs(ordered, snapshot, dim)
+        return len(self._rows)
+
+
+def _gained(old: RowMapping, new: RowMapping) -> bool:
+    return old.get("vector") is None and new.get("vector") is not None
+
+
+def _with_vector(row: RowMapping, vector: npt.NDArray[np.float32]) -> Any:
+    values = dict(row)
+    values["vector"] = vector
+    return values

@@ -1,0 +1,138 @@
+"""Two web nodes on one PostgreSQL: builds published once, followed by every node; new papers
+found on every node after one poll, through the live delta; and the same delta on SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from dailypapers.index.build import embed_stale, run_index
+from dailypapers.storage import generations
+from tests.multinode.conftest import Node, ingest
+from tests.search.conftest import Memoised
+
+
+def _postgres_only(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("builds are published for other nodes on PostgreSQL only")
+
+
+def test_a_new_node_serves_search_without_running_index(
+    engine: Engine, make_node: Any, embedder: Memoised, rows: list[dict[str, Any]]
+) -> None:
+    _postgres_only(engine)
+    a, b = make_node("a"), make_node("b")
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=a.settings.index_dir, embedder=embedder)
+    # Node B has an empty data directory: not ready, and it says why.
+    before = b.client.get("/readyz").json()
+    assert before["checks"]["index"].startswith("missing")
+    assert b.client.get("/api/papers/search", params={"q": "language"}).status_code == 503
+    b.follower.poll()
+    assert b.client.get("/readyz").json()["checks"]["index"] == "ok"
+    health = b.client.get("/health").json()["index"]
+    assert health["state"] == "ok" and health["papers"] == len(rows)
+    assert (
+        health["serving"]
+        == health["published"]
+        == a.client.get("/health").json()["index"]["serving"]
+    )
+    paper = rows[3]
+    for mode in ("keyword", "semantic", "hybrid"):
+        assert b.search(paper["title"], mode)[0] == paper["id"], mode
+    assert b.related(paper["id"]) == a.related(paper["id"]) != []
+    # The files are B's own copy, checked against the published sizes and hashes.
+    served = b.settings.index_dir / health["serving"]
+    assert served.is_dir() and (served / "vectors.npy").stat().st_size > 0
+
+
+def test_nodes_follow_a_newer_build_and_old_generations_are_pruned(
+    engine: Engine, make_node: Any, rows: list[dict[str, Any]]
+) -> None:
+    _postgres_only(engine)
+    a, b = make_node("a"), make_node("b")
+    ingest(engine, rows[:30], "first")
+    run_index(engine=engine, root=a.settings.index_dir, embedder=None)
+    b.follower.poll()
+    first = b.client.get("/health").json()["index"]["serving"]
+    ingest(engine, rows[30:], "second")
+    for _ in range(2):
+        run_index(engine=engine, root=a.settings.index_dir, embedder=None)
+    assert b.follower.poll().published != first
+    index = b.client.get("/health").json()["index"]
+    assert index["serving"] == index["published"] and index["papers"] == len(rows)
+    assert b.follower.poll().delta_papers == 0  # everything is in the base
+    with engine.connect() as conn:
+        assert generations.count(conn=conn) == 2
+
+
+def test_new_papers_are_found_on_every_node_after_one_poll(
+    engine: Engine,
+    make_node: Any,
+    embedder: Memoised,
+    rows: list[dict[str, Any]],
+    spare_rows: list[dict[str, Any]],
+) -> None:
+    """The live delta: no `index` run, found by title, semantically and in related papers."""
+    nodes: list[Node] = [make_node("a")]
+    if engine.dialect.name == "postgresql":
+        nodes.append(make_node("b"))
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=nodes[0].settings.index_dir, embedder=embedder)
+    for node in nodes:
+        node.follower.poll()
+    new = spare_rows[0]
+    assert all(new["id"] not in node.search(new["title"], "keyword") for node in nodes)
+    ingest(engine, [new], "new")
+    # The ingesting side (the job runner) embeds what is new, once for every node.
+    assert embed_stale(engine=engine, embedder=embedder)[0] == 1
+    for node in nodes:
+        assert node.follower.poll().delta_papers >= 1
+    for node in nodes:
+        for mode in ("keyword", "hybrid", "semantic"):
+            assert node.search(new["title"], mode)[0] == new["id"], mode
+        assert new["id"] in node.search(new["abstract"][:300], "semantic", limit=3)
+        neighbour = node.related(new["id"])[0]
+        assert new["id"] in node.related(neighbour, limit=10)
+        health = node.client.get("/health").json()["index"]
+        assert health["delta_papers"] >= 1 and health["papers"] == len(rows)
+
+
+def test_a_delta_paper_scores_as_it_would_in_a_rebuilt_base(
+    engine: Engine,
+    make_node: Any,
+    embedder: Memoised,
+    rows: list[dict[str, Any]],
+    spare_rows: list[dict[str, Any]],
+) -> None:
+    """Same BM25 weights (the base's statistics) and the same vectors: a query's scores of
+    the delta paper equal those after `index`, up to the base statistics it changes."""
+    node = make_node("a")
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
+    ingest(engine, spare_rows[:1], "new")
+    embed_stale(engine=engine, embedder=embedder)
+    node.follower.poll()
+    query = spare_rows[0]["title"]
+    live = node.client.get("/api/papers/search", params={"q": query, "mode": "semantic"})
+    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
+    node.follower.poll()
+    rebuilt = node.client.get("/api/papers/search", params={"q": query, "mode": "semantic"})
+    assert [i["paper"]["id"] for i in live.json()] == [i["paper"]["id"] for i in rebuilt.json()]
+    assert live.json()[0]["score"] == pytest.approx(rebuilt.json()[0]["score"], abs=1e-5)
+    assert node.follower.poll().delta_papers == 0
+
+
+def test_a_changed_paper_shows_once_with_its_new_text(
+    engine: Engine, make_node: Any, rows: list[dict[str, Any]]
+) -> None:
+    node = make_node("a", semantic_search=False)
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=node.settings.index_dir, embedder=None)
+    changed = dict(rows[5], title="Zyxwvut quasiparticle lattice renormalisation")
+    ingest(engine, [changed], "changed")
+    node.follower.poll()
+    assert node.search("zyxwvut", "keyword") == [changed["id"]]
+    assert node.search(rows[5]["title"], "keyword").count(changed["id"]) <= 1
