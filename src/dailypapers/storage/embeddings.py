@@ -8,8 +8,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, select, text
 
+from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.schema import embeddings, papers
 
 
@@ -52,12 +53,25 @@ def store(
     items: Sequence[tuple[str, str]],
     vectors: npt.NDArray[np.float32],
 ) -> None:
-    """Replace the vectors of ``items`` ((paper id, text hash) pairs)."""
-    ids = [paper_id for paper_id, _ in items]
-    conn.execute(delete(embeddings).where(embeddings.c.paper_id.in_(ids)))
+    """Replace the vectors of ``items`` ((paper id, text hash) pairs).
+
+    An upsert: two runs embedding the same papers at once (two nodes' ``index``, or a job
+    runner and a CLI run) both succeed, and the last one's vectors stay.
+    """
+    if not items:
+        return
     now = dt.datetime.now(dt.UTC)
+    statement = upsert_insert(conn, embeddings)
     conn.execute(
-        insert(embeddings),
+        statement.on_conflict_do_update(
+            index_elements=[embeddings.c.paper_id],
+            set_={
+                "model": statement.excluded.model,
+                "text_hash": statement.excluded.text_hash,
+                "vector": statement.excluded.vector,
+                "created_at": statement.excluded.created_at,
+            },
+        ),
         [
             {"paper_id": pid, "model": model, "text_hash": digest, "vector": vec, "created_at": now}
             for (pid, digest), vec in zip(items, vectors, strict=True)
