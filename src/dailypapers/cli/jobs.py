@@ -5,9 +5,13 @@ Once a day at ``jobs_at`` (UTC) the runner reads today's arXiv listings (``inges
 and the weekly one (Mondays). Each step logs its report (logger ``dailypapers.jobs``, with
 ``job`` and ``outcome`` fields in JSON logs); a failed step is logged and the next one runs.
 
-Two runners never double up: the day's work is claimed with a row in ``job_locks``
-(``jobs:<day>``; the first runner to insert it does the work, on any node), and a whole run
-holds the ``jobs`` stage lock, as ``ingest`` and ``index`` hold theirs. ``--once`` runs the
+Run it on as many nodes as you like: one of them holds the ``jobs`` lease in the database
+(renewed every third of ``jobs_lease_seconds``; when that runner dies, another takes over
+once it expires) and does the work; the others stand by. The holder of the ``index`` lease
+(this command or any ``serve``) also keeps the search index fresh: it embeds new papers and
+rebuilds and publishes the index as they accumulate (jobs/upkeep.py). The day's work is
+also claimed with a row in ``job_locks`` (``jobs:<day>``), and a whole run holds the ``jobs``
+stage lock, as ``ingest`` and ``index`` hold theirs. ``--once`` runs the
 work now and exits (for a systemd timer or cron); digests never go twice to anyone (delivery
 rows), and a step another process is running is skipped.
 """
@@ -28,6 +32,7 @@ import click
 from sqlalchemy import Engine
 
 from dailypapers.cli.main import Context, one_line_errors, pass_context
+from dailypapers.jobs.runner import Runner
 from dailypapers.logs import configure_logging
 from dailypapers.settings import Settings
 from dailypapers.storage import subscriptions as repo
@@ -134,15 +139,19 @@ def run_if_due(
 
 
 def run_forever(engine: Engine, settings: Settings, *, stop: threading.Event, ingest: bool) -> None:
-    """Check every 30 s whether the day's work is due, until ``stop`` is set."""
-    while not stop.is_set():
+    """Hold the ``jobs`` and ``index`` leases when free (jobs/runner.py) and, while held, do
+    index upkeep and check every 30 s whether the day's work is due, until ``stop`` is set."""
+
+    def daily() -> list[StepResult] | None:
         try:
-            run_if_due(engine, settings, now=dt.datetime.now(dt.UTC), ingest=ingest)
+            return run_if_due(engine, settings, now=dt.datetime.now(dt.UTC), ingest=ingest)
         except AlreadyRunning as exc:
             log.warning("jobs skipped: %s", exc, extra={"job": "jobs", "outcome": "skipped"})
         except Exception:  # keep the runner alive through a database hiccup
             log.exception("jobs run failed", extra={"job": "jobs", "outcome": "failed"})
-        stop.wait(POLL_SECONDS)
+        return None
+
+    Runner(engine, settings, daily=daily).run(stop=stop, seconds=POLL_SECONDS)
 
 
 @click.command()

@@ -14,6 +14,7 @@ from dailypapers.logs import configure_logging
 from dailypapers.storage.papers import count_papers
 
 WILDCARDS = ("", "0.0.0.0", "::")  # noqa: S104 - names of "every interface", compared only
+RUNNER_SECONDS = 10.0  # how often the runner looks for new papers to embed and index
 
 
 def served_base_url(host: str, port: int) -> str:
@@ -24,16 +25,33 @@ def served_base_url(host: str, port: int) -> str:
     return f"http://{name}:{port}"
 
 
-def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
+def _serve(ctx: Context, host: str, port: int, workers: int, jobs: bool = True) -> None:
     ctx.engine  # noqa: B018 - migrate before the workers start
     configure_logging(level=ctx.settings.log_level, fmt=ctx.settings.log_format)
     click.echo(f"serving {ctx.settings.site_name} on http://{host}:{port} ({workers} workers)")
+    running = None
+    if jobs:
+        # One runner per `serve` (not per worker): when it holds the index lease, it embeds
+        # new papers and rebuilds the search index as they accumulate (jobs/runner.py).
+        from dailypapers.jobs.runner import Runner
+
+        running = Runner(ctx.engine, ctx.settings).start(seconds=RUNNER_SECONDS)
+        click.echo("index upkeep: on (this node runs it when it holds the lease; --no-jobs: off)")
     if "base_url" not in ctx.settings.model_fields_set:
         # Links in mail and feeds follow the address served (never a request's Host header);
         # the workers read it from the environment they inherit.
         os.environ["DAILYPAPERS_BASE_URL"] = url = served_base_url(host, port)
         note = " (set DAILYPAPERS_BASE_URL to the address people use)" if host in WILDCARDS else ""
         click.echo(f"links in emails and feeds point to {url}{note}")
+    try:
+        _run_uvicorn(host, port, workers)
+    finally:
+        if running is not None:
+            running[1].set()
+            running[0].join(timeout=60)
+
+
+def _run_uvicorn(host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "dailypapers.web.asgi:app",
         host=host,
@@ -57,15 +75,25 @@ workers_option = click.option(
 )
 
 
+jobs_option = click.option(
+    "--jobs/--no-jobs",
+    default=True,
+    show_default=True,
+    help="Take part in index upkeep (embed new papers, rebuild and publish the search index; "
+    "one node at a time, elected in the database). --no-jobs: a pure web node.",
+)
+
+
 @click.command()
 @host_option
 @port_option
 @workers_option
+@jobs_option
 @pass_context
 @one_line_errors
-def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int, jobs: bool) -> None:
     """Run the web site and JSON API (migrates the database first)."""
-    _serve(ctx, host, port, workers)
+    _serve(ctx, host, port, workers, jobs)
 
 
 @click.command()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import periods
 from dailypapers.queries.periods import Kind, Period
 from dailypapers.ranking import trending
@@ -148,6 +149,18 @@ def paper_detail(*, conn: Connection, arxiv_id: str) -> RowMapping | None:
 def papers_page(*, conn: Connection, before: str | None, limit: int) -> list[RowMapping]:
     """Visible papers, listed or not, by arXiv id descending, after the cursor ``before``."""
     return daily.papers_page(conn=conn, before=before, limit=limit)
+
+
+def named_paper(*, conn: Connection, q: str) -> RowMapping | None:
+    """The visible paper whose arXiv id or URL (``arXiv:`` form, version suffix allowed) is
+    the whole query, if it is stored: search jumps to it."""
+    if len(q) > 300:
+        return None
+    try:
+        arxiv_id, _ = parse_arxiv_id(q)
+    except Rejected:
+        return None
+    return paper_detail(conn=conn, arxiv_id=arxiv_id)
 
 
 def arxiv_links(row: RowMapping) -> dict[str, str]:

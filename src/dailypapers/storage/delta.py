@@ -10,6 +10,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.storage.embeddings import text_hash
 from dailypapers.storage.schema import embeddings, papers
 
 
@@ -55,8 +56,8 @@ def changed_since(
 
 
 def count_since(*, conn: Connection, since: dt.datetime) -> int:
-    """Number of papers changed at or after ``since``."""
-    query = select(func.count()).select_from(papers).where(papers.c.modified_at >= since)
+    """Number of papers changed after ``since``."""
+    query = select(func.count()).select_from(papers).where(papers.c.modified_at > since)
     return int(conn.execute(query).scalar_one())
 
 
@@ -74,3 +75,26 @@ def vectors_of(
         )
         found.update({row.paper_id: np.asarray(row.vector, dtype=np.float32) for row in rows})
     return found
+
+
+def stale_since(*, conn: Connection, since: dt.datetime, model: str) -> list[tuple[str, str]]:
+    """(id, text hash) of papers changed since ``since`` whose vector of ``model`` is missing
+    or stale (what the live delta needs embedded)."""
+    rows = conn.execute(
+        select(
+            papers.c.id,
+            papers.c.title,
+            papers.c.abstract,
+            embeddings.c.model,
+            embeddings.c.text_hash,
+        )
+        .select_from(papers.outerjoin(embeddings, embeddings.c.paper_id == papers.c.id))
+        .where(papers.c.modified_at >= since)
+        .order_by(papers.c.id)
+    ).all()
+    stale = []
+    for row in rows:
+        digest = text_hash(row.title, row.abstract)
+        if row.model != model or row.text_hash != digest:
+            stale.append((row.id, digest))
+    return stale

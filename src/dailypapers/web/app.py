@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 
 from dailypapers import __version__
 from dailypapers.api.community import router as community_api_router
+from dailypapers.api.images import router as images_router
+from dailypapers.api.params import pattern_message
 from dailypapers.api.routes import router as api_router
 from dailypapers.api.search import router as search_api_router
 from dailypapers.community.errors import ActionError
@@ -31,6 +33,8 @@ from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
 from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
+from dailypapers.web.markdown import MarkdownByAccept
+from dailypapers.web.markdown import router as markdown_router
 from dailypapers.web.methods import HeadAsGet
 from dailypapers.web.middleware import SiteApp
 from dailypapers.web.observability import Metrics
@@ -46,7 +50,10 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
+        message = error.get("msg", "invalid")
+        if error.get("type") == "string_pattern_mismatch":  # the pattern itself says little
+            message = pattern_message(str(error["loc"][-1]), error.get("input"))
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
 
 
@@ -118,6 +125,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts_router)
     app.include_router(community_router)
     app.include_router(subscriptions_router)
+    app.include_router(images_router)  # /cards/{id}.svg, /avatars/{name}.svg
+    app.include_router(markdown_router)  # /papers/{id}.md, before /papers/{id:path}
     app.include_router(pages_router)
 
     # Error handlers are plain ``def``: Starlette runs them in the thread pool, and the pages
@@ -188,5 +197,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_bytes=settings.cache_max_mb << 20,
         vote_lag=settings.cache_vote_lag,
     )
+    # Accept: text/markdown on a paper page is /papers/{id}.md, a cache entry of its own.
+    app.add_middleware(MarkdownByAccept)
     app.add_middleware(HeadAsGet)
     return app

@@ -1,0 +1,112 @@
+"""Index upkeep, done by the runner holding the ``index`` lease: embed papers added since the
+search index was built (once, for every node: nodes read the stored vectors into their live
+delta), and rebuild and publish the index when the delta grows past
+``index_rebuild_delta`` papers, when the build is ``index_rebuild_hours`` old and papers
+changed since, or when there is no build at all (a new site: nothing to run by hand).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from dailypapers.index.build import IndexReport, run_index
+from dailypapers.index.delta import watermark_of
+from dailypapers.index.embedder import Embedder, paper_text
+from dailypapers.index.publish import shared
+from dailypapers.index.snapshot import IndexUnavailable, Snapshot, current_name
+from dailypapers.settings import Settings
+from dailypapers.storage import delta, embeddings, generations, papers
+from dailypapers.storage.engine import write_transaction
+from dailypapers.storage.locks import AlreadyRunning
+
+log = logging.getLogger("dailypapers.jobs")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """The build every node serves: when it was read (watermark) and when it was built."""
+
+    watermark: dt.datetime | None
+    built_at: dt.datetime | None
+
+
+def current_base(engine: Engine, root: Path) -> Base | None:
+    """The newest published build (PostgreSQL) or the local one (SQLite); None: no build."""
+    if shared(engine):
+        with engine.connect() as conn:
+            row = generations.latest(conn=conn)
+        return None if row is None else Base(row["watermark"], row["created_at"])
+    name = current_name(root)
+    if name is None:
+        return None
+    try:
+        snapshot = Snapshot(root / name, deep=False)
+    except IndexUnavailable:
+        return None
+    built = snapshot.meta.get("built_at")
+    return Base(watermark_of(snapshot), dt.datetime.fromisoformat(built) if built else None)
+
+
+def embed_new(*, engine: Engine, embedder: Embedder, since: dt.datetime) -> int:
+    """Embed papers changed since ``since`` whose vector is missing or stale; how many."""
+    with engine.connect() as conn:
+        todo = delta.stale_since(conn=conn, since=since, model=embedder.key)
+    for start in range(0, len(todo), 256):
+        batch = todo[start : start + 256]
+        with engine.connect() as conn:
+            texts = papers.texts_of(conn=conn, ids=[pid for pid, _ in batch])
+        batch = [(pid, digest) for pid, digest in batch if pid in texts]
+        vectors = embedder.embed([paper_text(*texts[pid]) for pid, _ in batch])
+        with write_transaction(engine) as conn:
+            embeddings.store(conn=conn, model=embedder.key, items=batch, vectors=vectors)
+    return len(todo)
+
+
+def tick(
+    *,
+    engine: Engine,
+    settings: Settings,
+    embedder: Embedder | None,
+    now: dt.datetime | None = None,
+) -> IndexReport | int | None:
+    """One round of upkeep: the rebuild's report, else how many papers were embedded (None:
+    another process is building)."""
+    now = now or dt.datetime.now(dt.UTC)
+    base = current_base(engine, settings.index_dir)
+    reason = None
+    since = EPOCH if base is None or base.watermark is None else base.watermark
+    if base is None:
+        reason = "no build yet"
+    else:
+        with engine.connect() as conn:
+            pending = delta.count_since(conn=conn, since=since)
+        old = base.built_at is not None and now - base.built_at >= dt.timedelta(
+            hours=settings.index_rebuild_hours
+        )
+        if pending >= settings.index_rebuild_delta:
+            reason = f"{pending} papers since the build"
+        elif pending and old:
+            reason = f"the build is {settings.index_rebuild_hours:g} hours old"
+    try:
+        if reason is not None:
+            log.info("rebuilding the search index: %s", reason, extra={"job": "index"})
+            report = run_index(
+                engine=engine,
+                root=settings.index_dir,
+                embedder=embedder,
+                batch_size=settings.embed_batch_size,
+                model=None if embedder is None else embedder.key,
+            )
+            log.info("%s", report.summary(), extra={"job": "index", "outcome": "ok"})
+            return report
+        if embedder is None:
+            return 0
+        return embed_new(engine=engine, embedder=embedder, since=since)
+    except AlreadyRunning:
+        return None
