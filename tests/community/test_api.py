@@ -76,7 +76,9 @@ def test_not_found_and_bad_payloads(
 ) -> None:
     token = api_token(make_member("cleo").id)
     assert client.post("/api/papers/2699.99999/upvote", headers=auth(token)).status_code == 404
-    assert client.post("/api/papers/nonsense/upvote", headers=auth(token)).status_code == 404
+    # Not an arXiv id at all: refused by the path's documented pattern.
+    nonsense = client.post("/api/papers/nonsense/upvote", headers=auth(token))
+    assert nonsense.status_code == 422 and "arxiv_id" in nonsense.json()["error"]
     paper = papers[0]
     for payload in [
         {},

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.api import shapes
+from dailypapers.api.params import ArxivIdPath
+from dailypapers.api.routes import site_base
 from dailypapers.community import actions
 from dailypapers.community.accounts import hash_secret
 from dailypapers.community.errors import ActionError
@@ -74,7 +76,7 @@ class CommentIn(BaseModel):
     response_model=shapes.SubmittedOut,
     responses=shapes.errors(401, 403, 404, 409, 422, 429, 502, 503, 504),
 )
-def submit(arxiv_id: str, request: Request, user: User) -> Any:
+def submit(arxiv_id: ArxivIdPath, request: Request, user: User) -> Any:
     """Put a paper on today's list (fetched from arXiv when unknown)."""
     limit(request, "submit", f"user:{user['id']}")
     done = actions.submit(
@@ -88,7 +90,8 @@ def submit(arxiv_id: str, request: Request, user: User) -> Any:
     with connect(request) as conn:
         row = daily.paper_detail(conn=conn, arxiv_id=done.paper_id)
     assert row is not None
-    return {"paper": shapes.paper_json(row), "dailyDate": done.day.isoformat()}
+    paper = shapes.paper_json(row, base=site_base(request))
+    return {"paper": paper, "dailyDate": done.day.isoformat()}
 
 
 def _vote(request: Request, user: RowMapping, arxiv_id: str, up: bool) -> Any:
@@ -103,7 +106,7 @@ def _vote(request: Request, user: RowMapping, arxiv_id: str, up: bool) -> Any:
     response_model=shapes.VoteOut,
     responses=shapes.errors(401, 403, 404, 422, 429),
 )
-def upvote(arxiv_id: str, request: Request, user: User) -> Any:
+def upvote(arxiv_id: ArxivIdPath, request: Request, user: User) -> Any:
     """Add your upvote; repeating it changes nothing."""
     return _vote(request, user, arxiv_id, True)
 
@@ -114,7 +117,7 @@ def upvote(arxiv_id: str, request: Request, user: User) -> Any:
     response_model=shapes.VoteOut,
     responses=shapes.errors(401, 403, 404, 422, 429),
 )
-def unvote(arxiv_id: str, request: Request, user: User) -> Any:
+def unvote(arxiv_id: ArxivIdPath, request: Request, user: User) -> Any:
     """Remove your upvote; repeating it changes nothing."""
     return _vote(request, user, arxiv_id, False)
 
@@ -125,7 +128,7 @@ def unvote(arxiv_id: str, request: Request, user: User) -> Any:
     response_model=list[shapes.CommentOut],
     responses=shapes.errors(404, 422),
 )
-def list_comments(arxiv_id: str, request: Request) -> Any:
+def list_comments(arxiv_id: ArxivIdPath, request: Request) -> Any:
     """Visible comments, oldest first, each with its replies."""
     paper_id = actions.paper_id_or_404(request.app.state.engine, arxiv_id)
     with connect(request) as conn:
@@ -141,7 +144,7 @@ def list_comments(arxiv_id: str, request: Request) -> Any:
     # 400: a body that is not JSON at all (FastAPI refuses it before validation).
     responses=shapes.errors(400, 401, 403, 404, 422, 429),
 )
-def add_comment(arxiv_id: str, payload: CommentIn, request: Request, user: User) -> Any:
+def add_comment(arxiv_id: ArxivIdPath, payload: CommentIn, request: Request, user: User) -> Any:
     """Add a comment (Markdown) or a reply (``parentId``)."""
     limit(request, "comment", f"user:{user['id']}")
     comment_id = actions.add_comment(

@@ -1,13 +1,17 @@
-"""``/api/daily_papers`` and ``/api/papers/{id}``: the JSON twins of the list and paper pages."""
+"""``/api/daily_papers``, ``/api/papers`` and ``/api/papers/{id}``: the JSON twins of the list
+and paper pages, in Hugging Face's shapes."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from dailypapers.api import shapes
+from dailypapers.api.params import ArxivIdPath, DateParam, MonthParam, WeekParam
 from dailypapers.api.responses import OrjsonResponse
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
@@ -22,23 +26,44 @@ def api_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def site_base(request: Request) -> str:
+    """The site's public URL without a trailing slash (absolute links in API bodies)."""
+    return str(request.app.state.settings.base_url).rstrip("/")
+
+
 @router.get(
     "/daily_papers",
-    summary="Papers on a day's, week's or month's list",
+    summary="Papers on a day's, week's or month's list, or one submitter's",
     response_model=list[shapes.DailyEntryOut],
     responses=shapes.errors(422),
 )
 def daily_papers(
     request: Request,
-    date: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    week: Annotated[str | None, Query(description="YYYY-Www (ISO week)")] = None,
-    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    date: DateParam = None,
+    week: WeekParam = None,
+    month: MonthParam = None,
     p: Annotated[int, Query(ge=0, le=10_000, description="Page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
-    submitter: Annotated[str | None, Query(max_length=200)] = None,
+    submitter: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Username of the submitter (``arxiv``: papers featured "
+            "automatically). Without a date, week or month: all of their submissions.",
+            examples=["akhaliq"],
+        ),
+    ] = None,
 ) -> Any:
-    """The list for the period (the latest listed day when none is given), HF's item shape."""
+    """The list for the period (the latest listed day when none is given; a submitter's
+    submissions, newest first, when only ``submitter`` is given), HF's item shape.
+
+    When more than one of ``date``, ``week`` and ``month`` is given, the first of them in
+    that order is used."""
+    if date:
+        week = month = None
+    elif week:
+        month = None
     try:
         period = parse_period(date=date, week=week, month=month)
     except PeriodError as exc:
@@ -55,7 +80,60 @@ def daily_papers(
         )
     if result is None:
         return OrjsonResponse([])
-    return OrjsonResponse([shapes.daily_entry_json(row) for row in result.entries])
+    base = site_base(request)
+    return OrjsonResponse([shapes.daily_entry_json(row, base=base) for row in result.entries])
+
+
+def _encode_cursor(paper_id: str) -> str:
+    return base64.urlsafe_b64encode(paper_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return parse_arxiv_id(text)[0]
+    except (binascii.Error, UnicodeDecodeError, ValueError, Rejected):
+        return None
+
+
+@router.get(
+    "/papers",
+    summary="All papers, page by page",
+    response_model=list[shapes.PaperOut],
+    responses={
+        **shapes.errors(422),
+        200: {
+            "description": 'A page of papers; the ``Link`` header (``rel="next"``) points '
+            "at the next page when there is one.",
+        },
+    },
+)
+def list_papers(
+    request: Request,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Where to continue: the ``cursor`` of the previous page's ``Link`` header",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Any:
+    """Every paper stored here, listed or not, by arXiv id descending (newest first)."""
+    before = None
+    if cursor is not None:
+        before = _decode_cursor(cursor)
+        if before is None:
+            return api_error(422, "cursor is not one this API gave")
+    with connect(request) as conn:
+        rows = daily.papers_page(conn=conn, before=before, limit=limit + 1)
+    base = site_base(request)
+    response = OrjsonResponse([shapes.paper_json(row, base=base) for row in rows[:limit]])
+    if len(rows) > limit:
+        following = f"{base}/api/papers?cursor={_encode_cursor(rows[limit - 1]['id'])}"
+        response.headers["Link"] = f'<{following}&limit={limit}>; rel="next"'
+    return response
 
 
 @router.get(
@@ -64,7 +142,7 @@ def daily_papers(
     response_model=shapes.PaperOut,
     responses=shapes.errors(404, 422),
 )
-def paper(arxiv_id: str, request: Request) -> Any:
+def paper(arxiv_id: ArxivIdPath, request: Request) -> Any:
     """A paper by arXiv id (a version suffix is accepted and ignored)."""
     try:
         canonical, _ = parse_arxiv_id(arxiv_id)
@@ -74,4 +152,4 @@ def paper(arxiv_id: str, request: Request) -> Any:
         row = daily.paper_detail(conn=conn, arxiv_id=canonical)
     if row is None:
         return api_error(404, f"paper {canonical} not found")
-    return OrjsonResponse(shapes.paper_json(row))
+    return OrjsonResponse(shapes.paper_json(row, base=site_base(request)))

@@ -71,7 +71,8 @@ def search(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -> No
     if result.message and not result.hits:
         raise click.ClickException(result.message)
     if as_json:
-        items = [{**daily_entry_json(h.row), "score": h.score} for h in result.hits]
+        base = settings.base_url.rstrip("/")
+        items = [{**daily_entry_json(h.row, base=base), "score": h.score} for h in result.hits]
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
     for rank, hit in enumerate(result.hits, start=1):

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from dailypapers.community.markdown import render
 from dailypapers.storage import community
+from dailypapers.timefmt import hf_time
 
 
 @dataclass(slots=True)
@@ -39,8 +40,8 @@ class CommentView:
             "author": {"user": self.username, "fullname": self.display_name},
             "body": self.body,
             "html": self.html,
-            "createdAt": self.created_at.isoformat(),
-            "editedAt": self.edited_at.isoformat() if self.edited_at else None,
+            "createdAt": hf_time(self.created_at),
+            "editedAt": hf_time(self.edited_at),
             "deleted": self.deleted,
             "hidden": self.hidden,
             "replies": [reply.as_json() for reply in self.replies],

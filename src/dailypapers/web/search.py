@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from dailypapers.queries import daily
 from dailypapers.queries.periods import check_date
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.web.deps import connect, get_searcher
@@ -58,6 +59,11 @@ def search_page(
     p: Annotated[int, Query(ge=0, le=1000)] = 0,
 ) -> Response:
     """Search results for ``q`` with the chosen filters (bad dates are ignored, not errors)."""
+    if q.strip():
+        with connect(request) as conn:  # an arXiv id or URL: straight to that paper
+            named = daily.named_paper(conn=conn, q=q)
+        if named is not None:
+            return RedirectResponse(f"/papers/{named['id']}", status_code=303)
     filters = Filters(
         category=category or None,
         author=author or None,

@@ -1,0 +1,104 @@
+"""A paper page as Markdown: ``/papers/{id}.md``, and ``/papers/{id}`` when the request's
+``Accept`` prefers ``text/markdown`` (what AI agents send); ``huggingface_hub``'s
+``read_paper`` and ``hf papers read`` fetch the ``.md`` address."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
+from dailypapers.queries import daily
+from dailypapers.queries.paper_markdown import paper_markdown
+from dailypapers.queries.search import Searcher
+from dailypapers.web.deps import connect, get_searcher
+
+router = APIRouter(include_in_schema=False)
+MARKDOWN = "text/markdown; charset=utf-8"
+
+
+def _quality(accept: str, media: str) -> float:
+    """The ``q`` the Accept header gives ``media`` exactly (0 when it is not named)."""
+    for part in accept.split(","):
+        name, *params = part.strip().split(";")
+        if name.strip().lower() != media:
+            continue
+        for param in params:
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    return max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    return 0.0
+        return 1.0
+    return 0.0
+
+
+def prefers_markdown(request: Request) -> bool:
+    """Whether the request asks for ``text/markdown`` at least as much as for HTML."""
+    accept = request.headers.get("accept", "")[:1000]
+    markdown = _quality(accept, "text/markdown")
+    return markdown > 0 and markdown >= _quality(accept, "text/html")
+
+
+def _markdown_response(request: Request, arxiv_id: str, searcher: Searcher) -> Response:
+    """The paper as Markdown, or a short Markdown 404."""
+    headers = {"Vary": "Accept"}
+    try:
+        canonical, _ = parse_arxiv_id(arxiv_id)
+    except Rejected:
+        text = f"# Paper not found\n\n{arxiv_id[:80]!r} is not an arXiv id.\n"
+        return Response(text, status_code=404, media_type=MARKDOWN, headers=headers)
+    with connect(request) as conn:
+        row = daily.paper_detail(conn=conn, arxiv_id=canonical)
+        related = searcher.similar(conn=conn, arxiv_id=canonical, limit=6) if row else []
+    if row is None:
+        text = f"# Paper not found\n\nNo paper {canonical} is stored here.\n"
+        return Response(text, status_code=404, media_type=MARKDOWN, headers=headers)
+    base = str(request.app.state.settings.base_url).rstrip("/")
+    body = paper_markdown(row, base=base, related=related)
+    return Response(body, media_type=MARKDOWN, headers=headers)
+
+
+class MarkdownByAccept:
+    """Serves ``GET /papers/{id}`` as ``/papers/{id}.md`` when ``Accept`` prefers Markdown.
+
+    Added outside the response cache, so the Markdown and the HTML page of a paper are two
+    cache entries (two paths), and the HTML route stays as it is.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and path.startswith("/papers/")
+            and not path.endswith((".md", ".bib"))
+            and _is_paper_id(path[len("/papers/") :])
+            and prefers_markdown(Request(scope))
+        ):
+            target = f"{path}.md"
+            scope = {**scope, "path": target, "raw_path": target.encode()}
+        await self.app(scope, receive, send)
+
+
+def _is_paper_id(text: str) -> bool:
+    try:
+        parse_arxiv_id(text)
+    except Rejected:
+        return False
+    return True
+
+
+@router.get("/papers/{arxiv_id:path}.md")
+def paper_as_markdown(
+    request: Request, arxiv_id: str, searcher: Annotated[Searcher, Depends(get_searcher)]
+) -> Response:
+    """``/papers/{id}.md``: the paper page as Markdown."""
+    return _markdown_response(request, arxiv_id[:200], searcher)
