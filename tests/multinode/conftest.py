@@ -62,7 +62,7 @@ def make_node(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[An
         node_settings = settings.model_copy(
             update={"data_dir": tmp_path / f"node-{name}", "index_follow_seconds": 0, **overrides}
         )
-        client = TestClient(create_app(node_settings, engine))
+        client = TestClient(create_app(node_settings, engine), follow_redirects=False)
         client.__enter__()
         clients.append(client)
         return Node(node_settings, client)
