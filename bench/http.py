@@ -209,7 +209,8 @@ def running_server(url: str, workers: int, folder: Path) -> Iterator[tuple[str, 
         "DAILYPAPERS_RATE_LIMIT_UPVOTE": "off",
     }
     command = [sys.executable, "-m", "dailypapers", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers)]
+    # --no-jobs: measure the web server, not an index rebuild by the job runner inside it.
+    command += ["--port", str(port), "--workers", str(workers), "--no-jobs"]
     with _serving(command, env, folder, "server", "/health", port) as served:
         yield served
 

@@ -175,7 +175,7 @@ def test_cache_hits_keep_their_route_label(
         for _ in range(3):
             assert client.get(f"/api/papers/{paper}").status_code == 200
     assert matched == []
-    wanted = 'route="/api/papers/{arxiv_id:path}",status="200"} 3'
+    wanted = 'route="/api/papers/{arxiv_id:arxiv}",status="200"} 3'
     assert any(wanted in line for line in app.state.metrics.render().splitlines())
 
 

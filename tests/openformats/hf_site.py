@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -97,17 +99,44 @@ def fill(settings: Settings) -> tuple[list[str], str]:
     return [str(r.arxiv_id) for r in hf], token
 
 
+class _EmptyArxiv(BaseHTTPRequestHandler):
+    """An arXiv API that knows no paper: every query gets an empty Atom feed."""
+
+    def do_GET(self) -> None:
+        body = b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/atom+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+@contextlib.contextmanager
+def empty_arxiv() -> Iterator[str]:
+    """URL of a loopback arXiv API with no papers (a submission of an unknown id is a 404)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyArxiv)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/query"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextlib.contextmanager
 def serve(request: pytest.FixtureRequest, folder: Path, backend: str) -> Iterator[HfSite]:
     """The filled site on a live uvicorn server; its base URL is the server's own."""
-    with fresh_database(request, folder, backend, "hf") as url:
+    with fresh_database(request, folder, backend, "hf") as url, empty_arxiv() as arxiv:
         settings = Settings(
             data_dir=folder / "data",
             database_url=url,
             semantic_search=False,
             arxiv_request_interval=0,
-            # Submissions of unknown papers reach no arXiv: a refused connection (a clean 502).
-            arxiv_api_url="http://127.0.0.1:9/api/query",
+            arxiv_api_url=arxiv,
             **{name: "off" for name in Settings.model_fields if name.startswith("rate_limit_")},
         )
         hf_ids, token = fill(settings)

@@ -181,7 +181,9 @@ def test_list_papers_endpoint_pages_with_a_cursor(hf_site: HfSite) -> None:
     assert everything == sorted(everything, reverse=True) and UNLISTED in everything
     first = get_session().get(url, params={"limit": 3})
     assert len(first.json()) == 3 and 'rel="next"' in first.headers["link"]
-    bad = httpx.get(url, params={"cursor": "bm90LWFuLWlk"})
+    after = httpx.get(url, params={"cursor": UNLISTED, "limit": 100}).json()
+    assert [p["id"] for p in after] == everything[everything.index(UNLISTED) + 1 :]
+    bad = httpx.get(url, params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422 and "cursor" in bad.json()["error"]
 
 

@@ -70,7 +70,7 @@ class CommentIn(BaseModel):
 
 
 @router.post(
-    "/papers/{arxiv_id:path}/submit",
+    "/papers/{arxiv_id:arxiv}/submit",
     status_code=201,
     summary="Submit to today's list",
     response_model=shapes.SubmittedOut,
@@ -101,7 +101,7 @@ def _vote(request: Request, user: RowMapping, arxiv_id: str, up: bool) -> Any:
 
 
 @router.post(
-    "/papers/{arxiv_id:path}/upvote",
+    "/papers/{arxiv_id:arxiv}/upvote",
     summary="Upvote a paper (idempotent)",
     response_model=shapes.VoteOut,
     responses=shapes.errors(401, 403, 404, 422, 429),
@@ -112,7 +112,7 @@ def upvote(arxiv_id: ArxivIdPath, request: Request, user: User) -> Any:
 
 
 @router.delete(
-    "/papers/{arxiv_id:path}/upvote",
+    "/papers/{arxiv_id:arxiv}/upvote",
     summary="Withdraw an upvote (idempotent)",
     response_model=shapes.VoteOut,
     responses=shapes.errors(401, 403, 404, 422, 429),
@@ -123,7 +123,7 @@ def unvote(arxiv_id: ArxivIdPath, request: Request, user: User) -> Any:
 
 
 @router.get(
-    "/papers/{arxiv_id:path}/comments",
+    "/papers/{arxiv_id:arxiv}/comments",
     summary="Comments on a paper",
     response_model=list[shapes.CommentOut],
     responses=shapes.errors(404, 422),
@@ -137,7 +137,7 @@ def list_comments(arxiv_id: ArxivIdPath, request: Request) -> Any:
 
 
 @router.post(
-    "/papers/{arxiv_id:path}/comments",
+    "/papers/{arxiv_id:arxiv}/comments",
     status_code=201,
     summary="Comment on a paper",
     response_model=shapes.CommentOut,

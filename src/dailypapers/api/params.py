@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Path, Query
+from starlette.convertors import Convertor, register_url_convertor
 
 from dailypapers.queries.periods import MAX_DATE, MIN_DATE
 
@@ -45,6 +46,25 @@ ARXIV_ID_PATTERN = (
     r"|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v[1-9]\d{0,5})?$"
 )
 
+
+class ArxivIdConvertor(Convertor[str]):
+    """``{arxiv_id:arxiv}`` in a route: one path segment, or an old-style ``archive/NNNNNNN``
+    id. Unlike ``:path`` it never swallows a trailing ``/submit`` or ``/upvote``, so such
+    an address with the wrong method is a 405 (with ``Allow``), not a paper lookup."""
+
+    regex = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?|[^/]+"
+
+    def convert(self, value: str) -> str:
+        """The id as written."""
+        return value
+
+    def to_string(self, value: str) -> str:
+        """The id as written."""
+        return value
+
+
+register_url_convertor("arxiv", ArxivIdConvertor())
+
 DateParam = Annotated[
     str | None,
     Query(
@@ -70,7 +90,7 @@ ArxivIdPath = Annotated[
     Path(
         pattern=ARXIV_ID_PATTERN,
         description="An arXiv id, optionally with a version (ignored)",
-        examples=["2410.18965", "2410.18965v2", "hep-th/9901001"],
+        examples=["2410.17243", "2410.17243v2", "hep-th/9901001"],
     ),
 ]
 
@@ -80,7 +100,7 @@ _FORMATS = {
     "to": "a day, YYYY-MM-DD, from 1900 to 2999",
     "week": "an ISO week, YYYY-Www, from 1900 to 2999",
     "month": "a month, YYYY-MM, from 1900 to 2999",
-    "arxiv_id": "an arXiv id such as 2410.18965, 2410.18965v2 or hep-th/9901001",
+    "arxiv_id": "an arXiv id such as 2410.17243, 2410.17243v2 or hep-th/9901001",
     "cursor": "the cursor of a previous page's Link header",
 }
 

@@ -3,15 +3,14 @@ and paper pages, in Hugging Face's shapes."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from dailypapers.api import shapes
-from dailypapers.api.params import ArxivIdPath, DateParam, MonthParam, WeekParam
+from dailypapers.api.params import ARXIV_ID_PATTERN, ArxivIdPath, DateParam, MonthParam, WeekParam
 from dailypapers.api.responses import OrjsonResponse
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
@@ -84,18 +83,6 @@ def daily_papers(
     return OrjsonResponse([shapes.daily_entry_json(row, base=base) for row in result.entries])
 
 
-def _encode_cursor(paper_id: str) -> str:
-    return base64.urlsafe_b64encode(paper_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str | None:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return parse_arxiv_id(text)[0]
-    except (binascii.Error, UnicodeDecodeError, ValueError, Rejected):
-        return None
-
-
 @router.get(
     "/papers",
     summary="All papers, page by page",
@@ -113,31 +100,28 @@ def list_papers(
     cursor: Annotated[
         str | None,
         Query(
-            max_length=200,
-            pattern=r"^[A-Za-z0-9_-]+$",
-            description="Where to continue: the ``cursor`` of the previous page's ``Link`` header",
+            pattern=ARXIV_ID_PATTERN,
+            description="Where to continue: the papers after this id (the ``cursor`` of the "
+            "previous page's ``Link`` header)",
+            examples=["2410.17243"],
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Any:
     """Every paper stored here, listed or not, by arXiv id descending (newest first)."""
-    before = None
-    if cursor is not None:
-        before = _decode_cursor(cursor)
-        if before is None:
-            return api_error(422, "cursor is not one this API gave")
+    before = parse_arxiv_id(cursor)[0] if cursor else None
     with connect(request) as conn:
         rows = daily.papers_page(conn=conn, before=before, limit=limit + 1)
     base = site_base(request)
     response = OrjsonResponse([shapes.paper_json(row, base=base) for row in rows[:limit]])
     if len(rows) > limit:
-        following = f"{base}/api/papers?cursor={_encode_cursor(rows[limit - 1]['id'])}"
+        following = f"{base}/api/papers?cursor={quote(rows[limit - 1]['id'], safe='')}"
         response.headers["Link"] = f'<{following}&limit={limit}>; rel="next"'
     return response
 
 
 @router.get(
-    "/papers/{arxiv_id:path}",
+    "/papers/{arxiv_id:arxiv}",
     summary="One paper",
     response_model=shapes.PaperOut,
     responses=shapes.errors(404, 422),

@@ -90,7 +90,7 @@ def _hit(row: RowMapping, score: float, base: str) -> dict[str, Any]:
 
 
 @router.get(
-    "/{arxiv_id:path}/similar",
+    "/{arxiv_id:arxiv}/similar",
     summary="Related papers (nearest by embedding)",
     response_model=list[shapes.PaperOut],
     responses=shapes.errors(404, 422, 503),

@@ -36,7 +36,7 @@ from dailypapers.urls import url_or_text
 SYSTEM_FULLNAME = "arXiv announcement (featured automatically)"
 TIME_EXAMPLE = "2024-10-25T00:57:09.392Z"
 TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
-ID_EXAMPLE = "2410.18965"
+ID_EXAMPLE = "2410.17243"
 
 
 def _hex_id(*parts: str) -> str:
@@ -259,7 +259,7 @@ class CommentOut(BaseModel):
 class ErrorOut(BaseModel):
     """Every error: a message, and sometimes a link to a page that explains."""
 
-    error: str = Field(examples=["paper 2410.18965 not found"])
+    error: str = Field(examples=["paper 2410.17243 not found"])
     link: str | None = None
 
 

@@ -35,7 +35,7 @@ from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
 from dailypapers.web.markdown import MarkdownByAccept
 from dailypapers.web.markdown import router as markdown_router
-from dailypapers.web.methods import HeadAsGet
+from dailypapers.web.methods import HeadAsGet, allowed_methods
 from dailypapers.web.middleware import SiteApp
 from dailypapers.web.observability import Metrics
 from dailypapers.web.pages import router as pages_router
@@ -92,8 +92,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
         title=settings.site_name,
         version=__version__,
-        description="Daily research papers: lists, papers and search. "
-        "Field names follow Hugging Face's Papers API.",
+        description=f"Daily research papers: lists, papers and search. Field names and "
+        "timestamps follow Hugging Face's Papers API, so `huggingface_hub` and clients "
+        f"generated from HF's spec work. [Back to {settings.site_name}](/) · every error is "
+        '`{"error": "..."}`.',
         docs_url=None,
         redoc_url=None,
     )
@@ -166,6 +168,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(HTTPException)
     def on_http_error(request: Request, exc: HTTPException) -> Response:
         headers = _allow_head(exc.headers)
+        if exc.status_code == 405:  # every method of every route at this path
+            headers = {"Allow": ", ".join(allowed_methods(request.app.routes, request.scope))}
         if is_api(request) or exc.status_code not in (404, 405):
             return JSONResponse(
                 {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
@@ -186,7 +190,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def docs(request: Request) -> Response:
         # Swagger UI served from the package (no CDN), started by a static script (CSP).
         return TEMPLATES.TemplateResponse(
-            request, "api_docs.html", {"title": f"{settings.site_name} API"}
+            request,
+            "api_docs.html",
+            {"title": f"{settings.site_name} API", "site_name": settings.site_name},
         )
 
     # The revisions cached pages are keyed by, read at most every `cache_freshness` seconds.

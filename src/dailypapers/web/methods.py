@@ -7,6 +7,9 @@ so every GET route (and the cache in front of it) answers HEAD the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -27,3 +30,17 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route answers at the scope's path (a 405's ``Allow``), HEAD included
+    wherever GET is. Starlette names only the first route that matched the path."""
+    found: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**scope, "method": next(iter(route.methods))})
+            if match is Match.FULL:
+                found |= route.methods
+    if "GET" in found:
+        found.add("HEAD")
+    return sorted(found)
