@@ -79,7 +79,11 @@ def test_schemathesis_all_checks_pass(live: HfSite, tmp_path: Path) -> None:
         env={**os.environ, "SCHEMATHESIS_HOOKS": "", "HOME": str(tmp_path)},
     )
     assert reply.returncode == 0, reply.stdout[-12000:] + reply.stderr[-3000:]
-    assert "Missing test data" not in reply.stdout, reply.stdout[-4000:]
+    # Every operation reached stored papers (the examples name one), except submitting: the
+    # example is listed already (409) and arXiv knows no other id here (404).
+    warning = reply.stdout.partition("Missing test data:")[2]
+    missing = warning.partition("\N{ELECTRIC LIGHT BULB}")[0]
+    assert set(re.findall(r"- (\w+ /\S+)", missing)) <= {"POST /api/papers/{arxiv_id}/submit"}
 
 
 def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
