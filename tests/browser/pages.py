@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from playwright.sync_api import Page
@@ -103,10 +104,18 @@ def overflow(page: Page, width: int) -> dict[str, Any]:
     return result
 
 
+# Text-mode LaTeX that pages show as what it means (``\\emph{}``, ``--``, ``~``, quotes).
+TEXT_LATEX = re.compile(r"\\|~|--|``|''")
+
+
 def plain_paper(sample: Sample, ids: list[str]) -> SamplePaper:
-    """The first paper of ``ids`` with no math in its title or abstract (texts compare as is)."""
+    """The first paper of ``ids`` with no math and no text-mode LaTeX in its title or abstract
+    (texts compare as is)."""
     return next(
         sample.papers[i]
         for i in ids
-        if not has_math(sample.papers[i].title) and not has_math(sample.papers[i].abstract)
+        if not any(
+            has_math(text) or TEXT_LATEX.search(text)
+            for text in (sample.papers[i].title, sample.papers[i].abstract)
+        )
     )

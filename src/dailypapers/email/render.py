@@ -23,6 +23,7 @@ from markupsafe import Markup
 from dailypapers.email import tokens
 from dailypapers.email.digests import Digest
 from dailypapers.mailer import Prepared, new_message
+from dailypapers.render import latex
 from dailypapers.settings import Settings
 from dailypapers.urls import safe_url
 from dailypapers.web.render import author_line, excerpt
@@ -40,6 +41,8 @@ ENV = Environment(
     keep_trailing_newline=True,
 )
 ENV.filters.update(excerpt=excerpt, author_line=author_line, safe_url=safe_url)
+# Abstracts as plain text: ``\emph{x}`` is ``x``, ``\$`` a dollar (render/latex.py).
+ENV.filters["tex_text"] = functools.partial(latex.to_text, dollar="$")
 
 
 @dataclass(frozen=True, slots=True)

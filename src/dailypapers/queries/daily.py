@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
@@ -169,27 +168,3 @@ def arxiv_links(row: RowMapping) -> dict[str, str]:
         "abs": f"https://arxiv.org/abs/{row['id']}",
         "pdf": f"https://arxiv.org/pdf/{row['id']}v{row['version']}",
     }
-
-
-def bibtex(row: RowMapping) -> str:
-    """A BibTeX ``@misc`` entry in the form arXiv itself exports."""
-    authors = " and ".join(row["authors"]) or "Unknown"
-    first = (row["authors"][0].split()[-1] if row["authors"] else "anon").lower()
-    first = "".join(ch for ch in first if ch.isalnum()) or "anon"
-    year = row["published_at"].year
-    word = next((w.lower() for w in row["title"].split() if w.isalpha() and len(w) > 3), "paper")
-    fields: list[tuple[str, Any]] = [
-        ("title", "{" + row["title"] + "}"),
-        ("author", authors),
-        ("year", year),
-        ("eprint", row["id"]),
-        ("archivePrefix", "arXiv"),
-        *([("primaryClass", row["primary_category"])] if row["primary_category"] else []),
-        ("url", f"https://arxiv.org/abs/{row['id']}"),
-    ]
-    if row["doi"]:
-        fields.append(("doi", row["doi"]))
-    if row["journal_ref"]:
-        fields.append(("note", row["journal_ref"]))
-    body = ",\n".join(f"      {name}={{{value}}}" for name, value in fields)
-    return f"@misc{{{first}{year}{word},\n{body}\n}}"

@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.ingest.citekey import key_base
 from dailypapers.records import Paper
 from dailypapers.storage.bulk import insert_rows
 from dailypapers.storage.locks import advisory_key
@@ -101,6 +102,9 @@ def _row(paper: Paper, digest: str, now: dt.datetime) -> dict[str, Any]:
         "license": paper.license,
         "content_hash": digest,
         "modified_at": now,
+        "cite_key": key_base(
+            authors=paper.authors, year=paper.published_at.year, title=paper.title
+        ),
     }
 
 

@@ -160,7 +160,10 @@ papers = Table(
     Column("content_hash", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("modified_at", UTCDateTime(), nullable=False),
+    # Added by migration 0010: the BibTeX key before its a/b/c suffix (ingest/citekey.py).
+    Column("cite_key", String(128)),
     Index("ix_papers_published_at", "published_at"),
+    Index("ix_papers_cite_key", "cite_key"),
     # Added by migration 0009: the live search delta reads papers changed since a build.
     Index("ix_papers_modified_at", "modified_at"),
 )

@@ -9,16 +9,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import text
 
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
-from dailypapers.queries import comments, daily
+from dailypapers.queries import citations, comments, daily
 from dailypapers.queries.periods import PeriodError, parse_period
 from dailypapers.queries.search import Searcher
 from dailypapers.storage import community
 from dailypapers.storage.papers import count_papers
 from dailypapers.web.auth import current_user
+from dailypapers.web.citations import meta_tags
+from dailypapers.web.citations import router as citations_router
 from dailypapers.web.deps import connect, get_searcher
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False)
+# /papers/{id}.bib first: /papers/{arxiv_id:path} below would take it.
+router.include_router(citations_router)
 
 
 def not_found(request: Request, title: str, message: str, **extra: object) -> HTMLResponse:
@@ -130,8 +134,10 @@ def paper_page(
             if user and row
             else set()
         )
+        bibtex = citations.bibtex(conn=conn, row=row) if row else ""
     if row is None:
         return not_found(request, "Paper not found", f"No paper {canonical} is stored here.")
+    settings = request.app.state.settings
     return page(
         request,
         "paper.html",
@@ -139,7 +145,10 @@ def paper_page(
             "paper": row,
             "title": row["title"],
             "links": daily.arxiv_links(row),
-            "bibtex": daily.bibtex(row),
+            "bibtex": bibtex,
+            "meta_tags": meta_tags(
+                row=row, base_url=settings.base_url, site_name=settings.site_name
+            ),
             "related": related,
             "threads": threads,
             "comment_count": comments.count(threads),

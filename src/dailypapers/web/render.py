@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from dailypapers.render import latex
 from dailypapers.urls import safe_url
 
 UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
@@ -45,6 +46,8 @@ TEMPLATES.env.auto_reload = False  # templates ship with the package; no stat pe
 TEMPLATES.env.filters.update(
     excerpt=excerpt, short_date=short_date, author_line=author_line, safe_url=safe_url
 )
+# Text-mode LaTeX (render/latex.py): formatting as HTML on paper pages, plain text on cards.
+TEMPLATES.env.filters.update(tex_html=latex.to_html, tex_text=latex.to_text)
 
 
 def is_api(request: Request) -> bool:

@@ -1,0 +1,1 @@
+"""Text renderings shared by pages, feeds and emails: text-mode LaTeX, BibTeX entries."""
