@@ -192,6 +192,9 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         database_url=db_url,
         arxiv_request_interval=0,
         page_size=50,
+        # No background index follower: its queries would land in query counts; the tests
+        # of following call its poll() themselves (tests/multinode).
+        index_follow_seconds=0,
     )
 
 

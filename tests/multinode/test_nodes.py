@@ -3,6 +3,7 @@ found on every node after one poll, through the live delta; and the same delta o
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -136,3 +137,22 @@ def test_a_changed_paper_shows_once_with_its_new_text(
     node.follower.poll()
     assert node.search("zyxwvut", "keyword") == [changed["id"]]
     assert node.search(rows[5]["title"], "keyword").count(changed["id"]) <= 1
+
+
+def test_the_follower_thread_polls_by_itself(
+    engine: Engine, make_node: Any, rows: list[dict[str, Any]], spare_rows: list[dict[str, Any]]
+) -> None:
+    """With ``index_follow_seconds`` set, the app's own thread follows (no explicit poll)."""
+    ingest(engine, rows, "corpus")
+    builder = make_node("builder", semantic_search=False)
+    run_index(engine=engine, root=builder.settings.index_dir, embedder=None)
+    ingest(engine, spare_rows[:1], "new")
+    node = make_node("b", semantic_search=False, index_follow_seconds=0.05)
+    if engine.dialect.name != "postgresql":  # nothing is published: the local build is the base
+        run_index(engine=engine, root=node.settings.index_dir, embedder=None)
+        ingest(engine, spare_rows[1:2], "newer")
+    new = spare_rows[0] if engine.dialect.name == "postgresql" else spare_rows[1]
+    polls = node.follower.polls
+    while node.follower.polls < polls + 2:  # two rounds after the paper was stored
+        time.sleep(0.01)
+    assert node.search(new["title"], "keyword")[0] == new["id"]
