@@ -204,6 +204,9 @@ def test_zotero_reads_the_paper_from_its_meta_tags(page: Page) -> None:
 
 def test_text_mode_latex_renders_as_formatting_and_math_as_katex(page: Page) -> None:
     page.goto(f"/papers/{PAPER}")
+    expect(page).to_have_title(
+        "Sparse attention with $O(n \\log n)$ cost \u2013 at scale \u00b7 Daily Papers"
+    )
     abstract = page.locator(".abstract-full")
     expect(abstract.locator("em").first).to_have_text("SparseFormer")
     expect(abstract.locator("strong")).to_have_text("fast")
@@ -223,6 +226,11 @@ def test_text_mode_latex_renders_as_formatting_and_math_as_katex(page: Page) -> 
     card = page.locator(f'article.card[data-paper-id="{PAPER}"]')
     expect(card.locator(".abstract .katex").first).to_be_visible()
     assert "\\emph" not in card.inner_text() and "SparseFormer" in card.inner_text()
+    # So do search results, with the words found highlighted.
+    page.goto("/search?q=SparseFormer&mode=keyword")
+    result = page.locator(f'article.result[data-paper-id="{PAPER}"]')
+    expect(result.locator(".abstract mark").first).to_have_text("SparseFormer")
+    assert "\\emph" not in result.inner_text() and "\\textbf" not in result.inner_text()
 
 
 def test_comment_math_renders_with_katex_and_hostile_math_stays_text(page: Page) -> None:

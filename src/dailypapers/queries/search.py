@@ -29,6 +29,7 @@ from dailypapers.queries.highlight import excerpt_around, highlight, query_stems
 from dailypapers.ranking import hybrid
 from dailypapers.ranking.hybrid import Ranked
 from dailypapers.ranking.query import ParsedQuery, parse_query
+from dailypapers.render.latex import to_text
 from dailypapers.storage import daily, embeddings, papers
 
 Mode = Literal["hybrid", "keyword", "semantic"]
@@ -198,9 +199,11 @@ class Searcher:
                 Hit(
                     row=row,
                     score=float(scores.get(pid, 0.0)),
-                    title_html=highlight(row["title"], stems) if highlight_hits else Markup(),
+                    title_html=highlight(to_text(row["title"]), stems)
+                    if highlight_hits
+                    else Markup(),
                     excerpt_html=(
-                        highlight(excerpt_around(row["abstract"], stems), stems)
+                        highlight(excerpt_around(to_text(row["abstract"]), stems), stems)
                         if highlight_hits
                         else Markup()
                     ),

@@ -12,6 +12,7 @@ from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import citations, comments, daily
 from dailypapers.queries.periods import PeriodError, parse_period
 from dailypapers.queries.search import Searcher
+from dailypapers.render.latex import to_text
 from dailypapers.storage import community
 from dailypapers.storage.papers import count_papers
 from dailypapers.web.auth import current_user
@@ -143,7 +144,7 @@ def paper_page(
         "paper.html",
         {
             "paper": row,
-            "title": row["title"],
+            "title": to_text(row["title"], dollar="$"),  # the <title>: plain text
             "links": daily.arxiv_links(row),
             "bibtex": bibtex,
             "meta_tags": meta_tags(
