@@ -153,7 +153,7 @@ def test_read_paper_as_markdown(api: HfApi, hf_site: HfSite) -> None:
     for part in (
         "Ada Lovelace, Alan Turing",
         "**Published:** 2024-10-23",
-        "**On the daily list:** 2024-10-24",
+        "**On the daily list:** 2024-10-24, featured automatically",
         f"https://arxiv.org/abs/{MATH_ID}",
         f"{hf_site.url}/papers/{MATH_ID}",
         "**Comments:** 1",

@@ -46,6 +46,8 @@ def paper_markdown(row: RowMapping, *, base: str, related: Sequence[RowMapping] 
         listed = f"- **On the daily list:** {row['day']:%Y-%m-%d}"
         if row["submitter"]:
             listed += f", submitted by {_text(row['submitter'])}"
+        else:
+            listed += ", featured automatically"
         facts.append(listed)
     facts.append(f"- **Upvotes:** {row['upvotes']}")
     facts.append(f"- **Comments:** {row.get('num_comments') or 0} ({page}#comments)")
