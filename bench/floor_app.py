@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 
-def _answer(body: bytes, content_type: str) -> Callable[[], Awaitable[Response]]:
+def _answer(body: bytes, headers: dict[str, str]) -> Callable[[], Awaitable[Response]]:
     async def answer() -> Response:
-        return Response(body, headers={"content-type": content_type})
+        return Response(body, headers=headers)
 
     return answer
 
@@ -31,6 +31,9 @@ def create() -> FastAPI:
     recorded = orjson.loads(Path(os.environ["DAILYPAPERS_BENCH_FLOOR"]).read_bytes())
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     for path, page in recorded.items():
-        answer = _answer(bytes.fromhex(page["body"]), page["content_type"])
+        headers = {"content-type": page["content_type"]}
+        if page.get("content_encoding"):  # recorded compressed (bench/http.py --accept-encoding)
+            headers |= {"content-encoding": page["content_encoding"], "vary": "Accept-Encoding"}
+        answer = _answer(bytes.fromhex(page["body"]), headers)
         app.add_api_route(path, answer, methods=["GET"])
     return app

@@ -106,6 +106,9 @@ GOAL_RPS, GOAL_P99_MS = 1000, 100
 # the issue's goal against it: requests/s at least 0.8 of the floor's, p99 at most 1.5 times.
 FLOOR_ENDPOINTS = ("home", "api_daily")
 FLOOR_RPS_RATIO, FLOOR_P99_RATIO = 0.8, 1.5
+# ``--accept-encoding``: sent with every request (and when recording the floor's bytes, so
+# the floor app answers the same compressed body); empty: none, an uncompressed body.
+ACCEPT_ENCODING = [""]
 
 
 def free_port() -> int:
@@ -224,11 +227,13 @@ def running_floor(
     uses (same worker count, no access log, no proxy headers); yields (base URL, pgid)."""
     recorded = {}
     for path in paths:
-        request = urllib.request.Request(base + path)
+        wanted = {"Accept-Encoding": ACCEPT_ENCODING[0]} if ACCEPT_ENCODING[0] else {}
+        request = urllib.request.Request(base + path, headers=wanted)
         with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()
             kind = response.headers.get("content-type", "application/octet-stream")
-        recorded[path] = {"content_type": kind, "body": body.hex()}
+            coding = response.headers.get("content-encoding", "")
+        recorded[path] = {"content_type": kind, "body": body.hex(), "content_encoding": coding}
     pages = folder / "floor-pages.json"
     pages.write_bytes(orjson.dumps(recorded))
     port = free_port()
@@ -262,7 +267,11 @@ def run_wrk(
     """One wrk run against ``url``; the figures from ``wrk_report.lua``."""
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s"]
     command += ["--timeout", "10s", "--latency", "-s", str(LUA), url]
-    env = {**os.environ, "WRK_PATHS_FILE": str(paths_file) if paths_file else ""}
+    env = {
+        **os.environ,
+        "WRK_PATHS_FILE": str(paths_file) if paths_file else "",
+        "WRK_ACCEPT_ENCODING": ACCEPT_ENCODING[0],
+    }
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
     )
@@ -586,8 +595,15 @@ def main() -> None:
         metavar="PREFIX",
         help="sample the server with py-spy during each measured run (PREFIX.<endpoint>.txt)",
     )
+    parser.add_argument(
+        "--accept-encoding",
+        default="",
+        help="Accept-Encoding sent with every request, e.g. br or gzip (default: none), to "
+        "measure compressed pages beside uncompressed ones",
+    )
     add_common_arguments(parser)
     args = parser.parse_args()
+    ACCEPT_ENCODING[0] = args.accept_encoding
     names = [name.strip() for name in args.endpoints.split(",") if name.strip()]
     unknown = [name for name in names if name not in ENDPOINTS]
     if unknown:
@@ -622,6 +638,7 @@ def main() -> None:
                 "connections": args.connections,
                 "workers": args.workers,
                 "wrk_threads": args.threads,
+                "accept_encoding": args.accept_encoding,
             }
             tokens = create_voters(url, MIXED_USERS) if "mixed" in names else []
             floored = [] if args.no_floor else [n for n in names if n in FLOOR_ENDPOINTS]

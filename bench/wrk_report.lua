@@ -7,6 +7,10 @@
 
 -- A line is a path (GET), or "METHOD PATH [TOKEN]" for writes; TOKEN is sent as
 -- "Authorization: Bearer TOKEN" (the mixed load's authenticated upvotes).
+-- With WRK_ACCEPT_ENCODING set (bench/http.py --accept-encoding), every request sends it.
+local accept_encoding = os.getenv("WRK_ACCEPT_ENCODING") or ""
+if accept_encoding ~= "" then wrk.headers["Accept-Encoding"] = accept_encoding end
+
 local paths = {}
 local paths_file = os.getenv("WRK_PATHS_FILE")
 if paths_file and paths_file ~= "" then
@@ -16,9 +20,12 @@ if paths_file and paths_file ~= "" then
       if method then
         local headers = {}
         if token ~= "" then headers["Authorization"] = "Bearer " .. token end
+        if accept_encoding ~= "" then headers["Accept-Encoding"] = accept_encoding end
         paths[#paths + 1] = {method = method, path = path, headers = headers}
       else
-        paths[#paths + 1] = {method = "GET", path = line, headers = {}}
+        local headers = {}
+        if accept_encoding ~= "" then headers["Accept-Encoding"] = accept_encoding end
+        paths[#paths + 1] = {method = "GET", path = line, headers = headers}
       end
     end
   end

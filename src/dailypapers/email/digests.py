@@ -130,8 +130,9 @@ class Edition:
             self._memo[key] = found
         return found
 
-    def matches(self, sub: Any, shown: set[str]) -> list[Pick]:
-        """Papers of the period matching followed categories, keywords and authors."""
+    def matches(self, sub: Any, shown: set[str], limit: int = MAX_PICKS) -> list[Pick]:
+        """Papers of the period matching followed categories, keywords and authors (the
+        ``limit`` best: most reasons, then most upvotes; a personal feed asks for more)."""
         follows = [("cat", c, f"in {c}") for c in sorted(sub["categories"])]
         follows += [("word", w, f'mentions "{w}"') for w in sub["keywords"]]
         follows += [("author", a, f"by {a}") for a in sub["authors"]]
@@ -144,7 +145,7 @@ class Edition:
             for i, why in reasons.items()
             if self.candidates[i]["id"] not in shown
         )
-        return [Pick(self.candidates[i], reasons[i]) for _, _, i in scored[:MAX_PICKS]]
+        return [Pick(self.candidates[i], reasons[i]) for _, _, i in scored[:limit]]
 
     def similar(
         self, voted: list[str], titles: dict[str, str], vectors: dict[str, Any], shown: set[str]

@@ -28,6 +28,7 @@ from dailypapers.community.ratelimit import recipient_check
 from dailypapers.mailer import LINK, MailQueue
 from dailypapers.settings import Settings
 from dailypapers.storage import accounts
+from dailypapers.storage import feeds as feed_repo
 from dailypapers.storage.engine import write_transaction
 from dailypapers.web.auth import (
     CSRF_FIELD,
@@ -369,9 +370,11 @@ def _settings_page(
 ) -> Response:
     with request.app.state.engine.connect() as conn:
         tokens = accounts.list_tokens(conn=conn, user_id=user["id"])
+        feed_since = feed_repo.feed_token_created(conn=conn, user_id=user["id"])
     context = {
         "title": "Settings",
         "tokens": tokens,
+        "feed_since": feed_since,
         "token_days": TOKEN_DAYS,
         "now": dt.datetime.now(dt.UTC),
         **extra,

@@ -23,6 +23,8 @@ from dailypapers.api.search import router as search_api_router
 from dailypapers.community.errors import ActionError
 from dailypapers.community.fetching import ArxivFetches
 from dailypapers.community.ratelimit import RateLimited
+from dailypapers.feeds.routes import router as feeds_router
+from dailypapers.feeds.settings import router as feed_settings_router
 from dailypapers.index.embedder import default_embedder
 from dailypapers.index.follow import Follower
 from dailypapers.index.snapshot import SnapshotStore
@@ -33,6 +35,9 @@ from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
 from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
+from dailypapers.web.compression import Compress
+from dailypapers.web.conditional import ConditionalGet
+from dailypapers.web.cors import ReadOnlyCors
 from dailypapers.web.markdown import MarkdownByAccept
 from dailypapers.web.markdown import router as markdown_router
 from dailypapers.web.methods import HeadAsGet, allowed_methods
@@ -127,6 +132,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts_router)
     app.include_router(community_router)
     app.include_router(subscriptions_router)
+    app.include_router(feeds_router)  # /feeds/...: RSS and Atom
+    app.include_router(feed_settings_router)
     app.include_router(images_router)  # /cards/{id}.svg, /avatars/{name}.svg
     app.include_router(markdown_router)  # /papers/{id}.md, before /papers/{id:path}
     app.include_router(pages_router)
@@ -197,6 +204,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     # The revisions cached pages are keyed by, read at most every `cache_freshness` seconds.
     app.state.freshness = Freshness(app.state.engine, settings.cache_freshness)
+    # Innermost: the cache stores each coding's compressed body (keyed by the coding).
+    app.add_middleware(Compress)
     app.add_middleware(
         ResponseCache,
         freshness=app.state.freshness,
@@ -205,5 +214,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     # Accept: text/markdown on a paper page is /papers/{id}.md, a cache entry of its own.
     app.add_middleware(MarkdownByAccept)
+    # Outside the cache: a cached 200 becomes a 304 for a client that holds it.
+    app.add_middleware(ConditionalGet)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(ReadOnlyCors)  # GET/HEAD of /api/ and /feeds/ from any origin
     return app

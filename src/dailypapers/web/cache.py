@@ -40,12 +40,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dailypapers.storage import runs
 from dailypapers.storage.failures import UNAVAILABLE
+from dailypapers.web.compression import request_coding
 
-CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/")
-UNCACHEABLE = ("/api/papers/search",)
+CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/")
+# Personal feeds: a revoked link must stop at once, not when the revision next moves.
+UNCACHEABLE = ("/api/papers/search", "/feeds/personal/")
 MAX_QUERY = 512  # bytes of query string worth a cache entry
 ENTRY_OVERHEAD = 512  # bytes counted per entry for the key, the message dicts and the list
-Key = tuple[str, str, int, int, int]
+Key = tuple[str, str, int, int, int, str]
 
 
 def _cacheable(path: str) -> bool:
@@ -250,7 +252,9 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         self._went_back((revision, votes))
-        key = (scope["path"], query, revision, self._vote_key(votes, now), int(now // 600))
+        # The coding too: each is stored compressed by web/compression.py, inside the cache.
+        coding = request_coding(scope)
+        key = (scope["path"], query, revision, self._vote_key(votes, now), int(now // 600), coding)
         with self._lock:
             cached = self._items.get(key)
             if cached is not None:

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from dailypapers.feeds import discovery
 from dailypapers.render import latex
 from dailypapers.urls import safe_url
 
@@ -66,11 +67,18 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
     from dailypapers.web.auth import csrf_token, current_user, set_csrf_cookie
 
     settings = request.app.state.settings
+    # Absolute, from the configured base URL (web/templates/base.html's head); not on errors.
+    shown = status < 300
+    url = request.url
+    canonical = discovery.canonical(settings.base_url, url.path, url.query) if shown else None
+    feeds = discovery.alternates(settings.base_url, url.path, request.query_params) if shown else []
     response = TEMPLATES.TemplateResponse(
         request,
         name,
         {
             "site_name": settings.site_name,
+            "canonical_url": canonical,
+            "feed_links": feeds,
             "demo_as_of": settings.demo_as_of,
             "user": current_user(request),
             "csrf": lambda: csrf_token(request),
