@@ -8,6 +8,7 @@ changed since, or when there is no build at all (a new site: nothing to run by h
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dailypapers.index.build import IndexReport, run_index
-from dailypapers.index.delta import watermark_of
 from dailypapers.index.embedder import Embedder, paper_text
 from dailypapers.index.publish import shared
-from dailypapers.index.snapshot import IndexUnavailable, Snapshot, current_name
+from dailypapers.index.snapshot import current_name
 from dailypapers.settings import Settings
 from dailypapers.storage import delta, embeddings, generations, papers
 from dailypapers.storage.engine import write_transaction
@@ -45,12 +45,16 @@ def current_base(engine: Engine, root: Path) -> Base | None:
     name = current_name(root)
     if name is None:
         return None
-    try:
-        snapshot = Snapshot(root / name, deep=False)
-    except IndexUnavailable:
+    try:  # the manifest only: opening the build every round would read its vocabularies
+        meta = json.loads((root / name / "snapshot.json").read_text())
+        built = meta.get("built_at")
+        watermark = meta.get("watermark")
+        return Base(
+            dt.datetime.fromisoformat(watermark) if watermark else None,
+            dt.datetime.fromisoformat(built) if built else None,
+        )
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
-    built = snapshot.meta.get("built_at")
-    return Base(watermark_of(snapshot), dt.datetime.fromisoformat(built) if built else None)
 
 
 def embed_new(*, engine: Engine, embedder: Embedder, since: dt.datetime) -> int:
