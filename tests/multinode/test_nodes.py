@@ -156,3 +156,15 @@ def test_the_follower_thread_polls_by_itself(
     while node.follower.polls < polls + 2:  # two rounds after the paper was stored
         time.sleep(0.01)
     assert node.search(new["title"], "keyword")[0] == new["id"]
+
+
+def test_metrics_count_the_papers_in_the_live_delta(
+    engine: Engine, make_node: Any, rows: list[dict[str, Any]], spare_rows: list[dict[str, Any]]
+) -> None:
+    node = make_node("a", semantic_search=False, metrics_token="t" * 32)
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=node.settings.index_dir, embedder=None)
+    ingest(engine, spare_rows[:2], "new")
+    node.follower.poll()
+    text = node.client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 32}).text
+    assert "dailypapers_index_delta_papers 2" in text

@@ -110,7 +110,7 @@ def metrics(request: Request) -> Response:
             headers={"WWW-Authenticate": "Bearer"},
         )
     registry: Metrics = state.metrics
-    parts = [registry.render(), _index_metrics(state.searcher)]
+    parts = [registry.render(), _index_metrics(state.searcher, state.follower.state.delta_papers)]
     try:
         with state.engine.connect() as conn:
             runs = ingest_run_counts(conn=conn)
@@ -159,7 +159,7 @@ def metrics(request: Request) -> Response:
     )
 
 
-def _index_metrics(searcher: Searcher) -> str:
+def _index_metrics(searcher: Searcher, delta_papers: int) -> str:
     status = searcher.store.status()
     lines = [
         gauge(
@@ -172,6 +172,13 @@ def _index_metrics(searcher: Searcher) -> str:
         lines.append(
             gauge("dailypapers_index_papers", "Papers in the served index.", [({}, status.papers)])
         )
+    lines.append(
+        gauge(
+            "dailypapers_index_delta_papers",
+            "Papers changed since the served index was built (searched through the live delta).",
+            [({}, delta_papers)],
+        )
+    )
     if status.age_seconds is not None:
         lines.append(
             gauge(
