@@ -119,9 +119,12 @@ def free_port() -> int:
 
 
 def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
-    """GET ``url``; (status, body) for any HTTP status."""
+    """GET ``url`` (with ``--accept-encoding``); (status, body as sent) for any HTTP status."""
+    wanted = {"Accept-Encoding": ACCEPT_ENCODING[0]} if ACCEPT_ENCODING[0] else {}
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=wanted), timeout=timeout
+        ) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
