@@ -13,7 +13,7 @@ from dailypapers.api import shapes
 from dailypapers.api.params import ARXIV_ID_PATTERN, ArxivIdPath, DateParam, MonthParam, WeekParam
 from dailypapers.api.responses import OrjsonResponse
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
-from dailypapers.queries import daily
+from dailypapers.queries import categories, daily
 from dailypapers.queries.periods import PeriodError, parse_period
 from dailypapers.web.deps import connect
 
@@ -53,6 +53,15 @@ def daily_papers(
             examples=["akhaliq"],
         ),
     ] = None,
+    category: Annotated[
+        str | None,
+        Query(
+            max_length=categories.MAX_SPEC,
+            description="Only papers in these arXiv categories or archives, joined by + or "
+            "commas (``cs`` is every ``cs.*``); without a period, the latest day with one.",
+            examples=["cs.CL", "cs.CL+cs.LG", "cs"],
+        ),
+    ] = None,
 ) -> Any:
     """The list for the period (the latest listed day when none is given; a submitter's
     submissions, newest first, when only ``submitter`` is given), HF's item shape.
@@ -67,16 +76,32 @@ def daily_papers(
         period = parse_period(date=date, week=week, month=month)
     except PeriodError as exc:
         return api_error(422, str(exc))
+    try:
+        spec = categories.parse_spec(category) if category is not None else None
+    except categories.SpecError as exc:
+        return api_error(422, f"category: {exc}")
     with connect(request) as conn:
-        result = daily.daily_list(
-            conn=conn,
-            period=period,
-            page=p,
-            limit=limit,
-            sort=sort,
-            submitter=submitter,
-            now=request.app.state.settings.now(),
-        )
+        if spec is None:
+            result = daily.daily_list(
+                conn=conn,
+                period=period,
+                page=p,
+                limit=limit,
+                sort=sort,
+                submitter=submitter,
+                now=request.app.state.settings.now(),
+            )
+        else:
+            result = categories.category_list(
+                conn=conn,
+                spec=spec,
+                period=period,
+                page=p,
+                limit=limit,
+                sort=sort,
+                submitter=submitter,
+                now=request.app.state.settings.now(),
+            )
     if result is None:
         return OrjsonResponse([])
     base = site_base(request)

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func,
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Listing
+from dailypapers.storage.browse import in_categories
 from dailypapers.storage.bulk import insert_rows
 from dailypapers.storage.schema import comments, daily_entries, papers, users
 
@@ -154,12 +155,16 @@ def list_entries(
     submitter: str | None = None,
     offset: int = 0,
     limit: int = 50,
+    categories: Sequence[str] = (),
 ) -> tuple[list[RowMapping], int]:
     """Papers listed between ``start`` and ``end`` (inclusive), newest first: one page of
-    them and the total. (Trending order is ranked in ``queries/daily.py``.)"""
+    them and the total; only those in ``categories`` when given (storage/browse.py).
+    (Trending order is ranked in ``queries/daily.py``.)"""
     where = [daily_entries.c.day >= start, daily_entries.c.day <= end]
     if submitter:
         where.append(_by_submitter(submitter))
+    if categories:
+        where.append(in_categories(categories))
     order = (daily_entries.c.day.desc(), papers.c.published_at.desc(), papers.c.id.desc())
     query = _visible_entries().where(*where).order_by(*order).offset(offset).limit(limit)
     rows = list(conn.execute(query).mappings())
@@ -169,12 +174,20 @@ def list_entries(
 
 
 def trending_candidates(
-    *, conn: Connection, start: dt.date, end: dt.date, submitter: str | None = None
+    *,
+    conn: Connection,
+    start: dt.date,
+    end: dt.date,
+    submitter: str | None = None,
+    categories: Sequence[str] = (),
 ) -> list[RowMapping]:
-    """Id, upvotes, day and publication time of every visible paper listed in the period."""
+    """Id, upvotes, day and publication time of every visible paper listed in the period
+    (only those in ``categories`` when given)."""
     where = [daily_entries.c.day >= start, daily_entries.c.day <= end, papers.c.hidden.is_(False)]
     if submitter:
         where.append(_by_submitter(submitter))
+    if categories:
+        where.append(in_categories(categories))
     query = (
         select(papers.c.id, papers.c.upvotes, daily_entries.c.day, papers.c.published_at)
         .select_from(
@@ -201,24 +214,31 @@ def entry_for_paper(*, conn: Connection, arxiv_id: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
-def latest_day(*, conn: Connection, on_or_before: dt.date | None = None) -> dt.date | None:
-    """The most recent day that has a visible paper on its list."""
+def latest_day(
+    *, conn: Connection, on_or_before: dt.date | None = None, categories: Sequence[str] = ()
+) -> dt.date | None:
+    """The most recent day that has a visible paper on its list (one in ``categories``
+    when given)."""
     query = select(func.max(daily_entries.c.day))
     if on_or_before is not None:
         query = query.where(daily_entries.c.day <= on_or_before)
+    if categories:
+        query = query.where(in_categories(categories, daily_entries.c.paper_id))
     value = conn.execute(query).scalar_one_or_none()
     return _as_date(value)
 
 
 def neighbour_days(
-    *, conn: Connection, start: dt.date, end: dt.date
+    *, conn: Connection, start: dt.date, end: dt.date, categories: Sequence[str] = ()
 ) -> tuple[dt.date | None, dt.date | None]:
-    """The nearest listed day before ``start`` and after ``end`` (skipping empty days)."""
+    """The nearest listed day before ``start`` and after ``end`` (skipping empty days; and
+    days with nothing in ``categories`` when given)."""
+    extra = [in_categories(categories, daily_entries.c.paper_id)] if categories else []
     before = conn.execute(
-        select(func.max(daily_entries.c.day)).where(daily_entries.c.day < start)
+        select(func.max(daily_entries.c.day)).where(daily_entries.c.day < start, *extra)
     ).scalar_one_or_none()
     after = conn.execute(
-        select(func.min(daily_entries.c.day)).where(daily_entries.c.day > end)
+        select(func.min(daily_entries.c.day)).where(daily_entries.c.day > end, *extra)
     ).scalar_one_or_none()
     return _as_date(before), _as_date(after)
 

@@ -33,6 +33,8 @@ from dailypapers.settings import Settings
 from dailypapers.storage.engine import engine_from_settings
 from dailypapers.web import outage
 from dailypapers.web.accounts import router as accounts_router
+from dailypapers.web.browse import api_router as browse_api_router
+from dailypapers.web.browse import router as browse_router
 from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
 from dailypapers.web.compression import Compress
@@ -136,6 +138,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feed_settings_router)
     app.include_router(images_router)  # /cards/{id}.svg, /avatars/{name}.svg
     app.include_router(markdown_router)  # /papers/{id}.md, before /papers/{id:path}
+    app.include_router(browse_router)  # /authors/{name}, /c/{category}
+    app.include_router(browse_api_router)  # /api/authors/{name}
     app.include_router(pages_router)
 
     # Error handlers are plain ``def``: Starlette runs them in the thread pool, and the pages

@@ -16,6 +16,7 @@ from dailypapers.queries.daily import TRENDING_SPANS
 from dailypapers.storage import accounts, community
 from dailypapers.web.accounts import Csrf, FormStr, login_required, redirect
 from dailypapers.web.auth import check_csrf, current_user, limit, safe_next
+from dailypapers.web.browse import category_filter
 from dailypapers.web.deps import connect
 from dailypapers.web.params import OptionalFormId, PathId, Username
 from dailypapers.web.render import page
@@ -170,8 +171,12 @@ def trending(
     request: Request,
     span: Literal["day", "week", "month"] = "day",
     p: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    category: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """Trending papers of the latest day, week or month (docs/ranking.md)."""
+    """Trending papers of the latest day, week or month (docs/ranking.md); with
+    ``?category=`` the category's trending page (web/browse.py)."""
+    if (narrowed := category_filter(request, category, "/trending")) is not None:
+        return narrowed
     with connect(request) as conn:
         result = daily.trending_list(
             conn=conn,

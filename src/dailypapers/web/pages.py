@@ -16,6 +16,7 @@ from dailypapers.render.latex import to_text
 from dailypapers.storage import community
 from dailypapers.storage.papers import count_papers
 from dailypapers.web.auth import current_user
+from dailypapers.web.browse import category_filter, home_chart, votes_chart
 from dailypapers.web.citations import meta_tags
 from dailypapers.web.citations import router as citations_router
 from dailypapers.web.deps import connect, get_searcher
@@ -65,6 +66,7 @@ def _list_page(
             if user and result
             else set()
         )
+        chart = home_chart(conn, result) if result and result.entries else None
     if result is None:
         return page(request, "empty.html", {"title": "No papers yet"})
     if not result.entries:
@@ -76,9 +78,8 @@ def _list_page(
             next=result.next,
             latest=latest.period if latest else None,
         )
-    return page(
-        request, "list.html", {"listing": result, "title": result.period.label, "voted": voted}
-    )
+    context = {"listing": result, "title": result.period.label, "voted": voted, "chart": chart}
+    return page(request, "list.html", context)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -86,8 +87,11 @@ def home(
     request: Request,
     p: Annotated[int, Query(ge=0, le=10_000)] = 0,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
+    category: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """The latest day's list."""
+    """The latest day's list (``?category=``: the category's page, web/browse.py)."""
+    if (narrowed := category_filter(request, category, "")) is not None:
+        return narrowed
     return _list_page(request, date=None, week=None, month=None, p=p, sort=sort)
 
 
@@ -99,8 +103,12 @@ def papers_list(
     month: str | None = None,
     p: Annotated[int, Query(ge=0, le=10_000)] = 0,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
+    category: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """A day's (``?date=``), week's (``?week=``) or month's (``?month=``) list."""
+    """A day's (``?date=``), week's (``?week=``) or month's (``?month=``) list; with
+    ``?category=`` the same view of the category's page (web/browse.py)."""
+    if (narrowed := category_filter(request, category, "")) is not None:
+        return narrowed
     return _list_page(request, date=date, week=week, month=month, p=p, sort=sort)
 
 
@@ -136,6 +144,7 @@ def paper_page(
             else set()
         )
         bibtex = citations.bibtex(conn=conn, row=row) if row else ""
+        chart = votes_chart(conn, row) if row else None
     if row is None:
         return not_found(request, "Paper not found", f"No paper {canonical} is stored here.")
     settings = request.app.state.settings
@@ -154,6 +163,7 @@ def paper_page(
             "threads": threads,
             "comment_count": comments.count(threads),
             "voted": voted,
+            "chart": chart,
         },
     )
 

@@ -1,0 +1,122 @@
+"""Author names, folded and compared: the rule that groups spellings of one person's name.
+
+docs/authors.md states the rule for readers; in short, two spellings are one author when
+their folded surnames are equal and their given names are compatible (``J.`` with ``Jan``,
+``Jan`` with ``Jan K.``), and an initial stands for a full name only when it is not
+ambiguous among the names stored with that surname. Pure functions, no database.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Letters NFKD does not split into a base letter and a mark.
+_EXTRA = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "\u0131": "i", "ß": "ss"}
+    | {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D"}
+    | {"\u2019": "'", "\u02bc": "'"}
+)
+_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+# Lower-case words that open a surname ("Jan van der Berg": surname "van der berg").
+_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "ter"}
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+MAX_NAME = 200  # characters of a name worth reading
+
+
+@dataclass(frozen=True, slots=True)
+class NameKey:
+    """A name folded for comparison: surname words joined by spaces, given names in order
+    (one letter for an initial)."""
+
+    surname: str
+    given: tuple[str, ...]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: ``Müller`` -> ``muller``, ``Łukasz`` -> ``lukasz``."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _words(text: str) -> list[str]:
+    """Folded words; hyphens and full stops separate (``J.-P.`` is ``j``, ``p``)."""
+    return _WORD.findall(fold(text))
+
+
+@functools.lru_cache(maxsize=65_536)
+def name_key(name: str) -> NameKey | None:
+    """The folded key of one stored or requested name; None when it has no letters.
+
+    ``Last, First`` is read as ``First Last``; ``Jr.``-style suffixes are dropped.
+    """
+    name = name[:MAX_NAME]
+    if name.count(",") == 1:
+        last, first = name.split(",")
+        if fold(first).strip(" .") not in _SUFFIXES:
+            name = f"{first} {last}"
+    raw = [w for w in re.split(r"\s+", name.strip()) if w]
+    tokens = [(w, _words(w)) for w in raw]
+    tokens = [(w, words) for w, words in tokens if words]
+    while len(tokens) > 1 and "".join(tokens[-1][1]) in _SUFFIXES:
+        tokens.pop()
+    if not tokens:
+        return None
+    surname = list(tokens[-1][1])
+    rest = tokens[:-1]
+    while len(rest) > 1 and rest[-1][0].islower() and "".join(rest[-1][1]) in _PARTICLES:
+        surname = [*rest[-1][1], *surname]
+        rest = rest[:-1]
+    given = tuple(word for _, words in rest for word in words)
+    return NameKey(" ".join(surname), given)
+
+
+def compatible(a: NameKey, b: NameKey) -> bool:
+    """Whether two keys may name one person: the same surname, and given names that agree
+    as far as both go (an initial agrees with a name that starts with it). A name with no
+    given names agrees only with another such name."""
+    if a.surname != b.surname or bool(a.given) != bool(b.given):
+        return False
+    for x, y in zip(a.given, b.given, strict=False):
+        if x == y or (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y)):
+            continue
+        return False
+    return True
+
+
+def _ambiguous(key: NameKey, keys: Iterable[NameKey]) -> bool:
+    """Whether ``key`` agrees with two names that disagree with each other (``J. Smith``
+    among ``Jan Smith`` and ``Jens Smith``)."""
+    agreeing = [k for k in keys if k != key and compatible(key, k)]
+    return any(not compatible(x, y) for i, x in enumerate(agreeing) for y in agreeing[i + 1 :])
+
+
+def group(key: NameKey, keys: Iterable[NameKey]) -> set[NameKey]:
+    """The keys among ``keys`` that are one author with ``key`` (always ``key`` itself).
+
+    Among keys that are not ambiguous, compatibility is an equivalence (each one's agreeing
+    names all agree with each other), so every member of a group gets the same group; an
+    ambiguous key is grouped with nothing but itself.
+    """
+    candidates = {k for k in keys if k.surname == key.surname}
+    if _ambiguous(key, candidates):
+        return {key}
+    return {key} | {k for k in candidates if compatible(key, k) and not _ambiguous(k, candidates)}
+
+
+def like_pattern(key: NameKey) -> str:
+    """A lower-case SQL ``LIKE`` pattern that every stored spelling with this surname's last
+    word matches (accented or not), for a coarse first pass in the database: letters that
+    most often carry accents in European names (vowels, c, l, n, s, z) match any one
+    character. Short surnames with fewer than two other letters fall back to the plain folded
+    spelling (so ``Lü`` is not found from ``Lu``); see docs/authors.md."""
+    last = key.surname.split(" ")[-1]
+    loose = "".join("_" if c in "aeiouycnszl" else c for c in last)
+    if sum(c != "_" for c in loose) >= 2:
+        return f"%{loose}%"
+    return f"%{last}%"
