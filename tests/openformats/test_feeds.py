@@ -4,6 +4,7 @@ the W3C feed validator's rules: required elements, date formats, unique ids, abs
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
@@ -14,10 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from dailypapers.community import accounts
 from dailypapers.email import subscribers
+from dailypapers.feeds import tokens
 from dailypapers.feeds.xml import Feed, Item, atom, rss
 from dailypapers.settings import Settings
 from dailypapers.storage import subscriptions
+from dailypapers.storage.engine import write_transaction
 from dailypapers.storage.schema import feed_tokens
 from dailypapers.web.app import create_app
 from tests.openformats.feeds_site import BASE, HOSTILE, PASSWORD, SiteData, fill, site_settings
@@ -269,6 +273,27 @@ def test_personal_feed_by_private_link_revocable(
     assert anonymous.get(newer.group(1).removeprefix(BASE)).status_code == 404
     assert client.post("/settings/feed", data={"csrf_token": "forged"}).status_code in (400, 403)
     assert anonymous.get("/feeds/personal/feed_nonsense.rss").status_code == 404
+
+
+def test_private_links_stay_out_of_the_access_log(
+    client: TestClient, engine: Engine, data: SiteData, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = tokens.new_link_token(engine, user_id=data.member_id)
+    caplog.set_level(logging.INFO, logger="dailypapers.access")
+    assert client.get(f"/feeds/personal/{token}.atom").status_code == 200
+    lines = [r for r in caplog.records if r.name == "dailypapers.access"]
+    assert lines and all(token not in r.getMessage() for r in lines)
+    assert any("/feeds/personal/[redacted].atom" in r.getMessage() for r in lines)
+
+
+def test_a_member_without_preferences_gets_an_empty_valid_feed(
+    client: TestClient, engine: Engine
+) -> None:
+    with write_transaction(engine) as conn:
+        bob = accounts.create_user(conn, email="bob@example.org", password=PASSWORD, username="bob")
+    token = tokens.new_link_token(engine, user_id=bob["id"])
+    for fmt in ("rss", "atom"):
+        assert parsed(client, f"/feeds/personal/{token}.{fmt}").entries == []
 
 
 def test_conditional_get_costs_pollers_nothing(

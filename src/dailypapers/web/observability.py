@@ -33,6 +33,8 @@ _PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Query parameters whose values never reach a log line (links in mail carry signed tokens).
 _SECRET_PARAM = re.compile(r"(^|&)([^=&]*(?:token|key|password|secret|sig|code)[^=&]*)=[^&]*", re.I)
+# Path segments that are secrets: a private feed link's token (feeds/tokens.py).
+_SECRET_PATH = re.compile(r"^(/feeds/personal/)[^/.]+")
 SEARCH_ROUTES = frozenset({"/search", "/api/papers/search"})
 SEARCH_MODES = frozenset({"hybrid", "keyword", "semantic"})
 Labels = tuple[str, ...]
@@ -267,7 +269,8 @@ class RequestObserver:
             query = _SECRET_PARAM.sub(
                 r"\1\2=[redacted]", scope.get("query_string", b"").decode("latin-1")
             )
-            path = scope["path"] + (f"?{query}" if query else "")
+            path = _SECRET_PATH.sub(r"\1[redacted]", scope["path"])
+            path += f"?{query}" if query else ""
             # makeRecord + handle is what ``access.info`` does, without looking up the caller's
             # file and line in the stack (nobody reads them for this line; a third of its cost).
             record = access.makeRecord(
