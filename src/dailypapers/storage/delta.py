@@ -78,8 +78,8 @@ def vectors_of(
 
 
 def stale_since(*, conn: Connection, since: dt.datetime, model: str) -> list[tuple[str, str]]:
-    """(id, text hash) of papers changed since ``since`` whose vector of ``model`` is missing
-    or stale (what the live delta needs embedded)."""
+    """(id, text hash) of papers changed after ``since`` whose vector of ``model`` is missing
+    or stale (what the live delta needs embedded), the latest changed first."""
     rows = conn.execute(
         select(
             papers.c.id,
@@ -89,8 +89,8 @@ def stale_since(*, conn: Connection, since: dt.datetime, model: str) -> list[tup
             embeddings.c.text_hash,
         )
         .select_from(papers.outerjoin(embeddings, embeddings.c.paper_id == papers.c.id))
-        .where(papers.c.modified_at >= since)
-        .order_by(papers.c.id)
+        .where(papers.c.modified_at > since)
+        .order_by(papers.c.modified_at.desc(), papers.c.id)
     ).all()
     stale = []
     for row in rows:
