@@ -8,22 +8,28 @@ balanced braces (counted the way BibTeX counts them, ``\\{`` included), and no u
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import bibtexparser
 import pytest
 from fastapi.testclient import TestClient
 from pylatexenc.latex2text import LatexNodes2Text
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
+from dailypapers.community.markdown import render
 from dailypapers.demo import sample_path
 from dailypapers.ingest.citekey import ascii_fold, key_base, suffix
 from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.queries import citations, daily
 from dailypapers.render.bibtex import balanced, escape_latex, escape_plain
 from dailypapers.sources.jsonl import read_jsonl
+from dailypapers.storage import migrate
+from dailypapers.storage.engine import make_engine
 from dailypapers.storage.papers import iter_papers
+from dailypapers.storage.schema import comments, papers, users
 from tests.core.helpers import raw
 
 KEY = re.compile(r"^[a-z]+\d{4}[a-z0-9]*$")
@@ -251,6 +257,9 @@ def test_bib_route_serves_the_entry(client: TestClient) -> None:
     assert "title={{Parsing \\&amp; 100\\% of {LLMs}}}" in page.text
     assert "abstract=" not in page.text
     assert 'href="/papers/2606.00001.bib"' in page.text
+    head = client.head("/papers/2606.00001.bib")
+    assert head.status_code == 200
+    assert head.headers["content-type"] == response.headers["content-type"]
 
 
 @pytest.mark.usefixtures("one_paper")
@@ -263,3 +272,41 @@ def test_bib_route_redirects_and_refuses(client: TestClient) -> None:
     assert missing.status_code == 404
     assert "not an arXiv id" in missing.text
     assert client.get("/papers/" + "9" * 5000 + ".bib").status_code == 404
+
+
+def test_upgrade_fills_keys_and_renders_comment_math_again(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0009")
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    body = r"Bound: $a * b * c$ and \(\{x\}\)"
+    with engine.begin() as conn:
+        conn.execute(
+            insert(papers).values(
+                id="2606.00001",
+                version=1,
+                title="Über parsing language models",
+                abstract="A",
+                authors=["Jürgen Müller"],
+                categories=["cs.CL"],
+                primary_category="cs.CL",
+                published_at=now,
+                updated_at=now,
+                content_hash="h",
+                created_at=now,
+                modified_at=now,
+            )
+        )
+        conn.execute(insert(users).values(id=1, username="ada", display_name="Ada", created_at=now))
+        conn.execute(
+            insert(comments).values(
+                paper_id="2606.00001", user_id=1, body=body, created_at=now, html="<p>old</p>"
+            )
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(papers.c.cite_key)).scalar_one() == (
+            "muller2026uberparsinglanguage"
+        )
+        assert conn.execute(select(comments.c.html)).scalar_one() == render(body)
+    assert "$a * b * c$" in render(body) and r"\(\{x\}\)" in render(body)
+    engine.dispose()
