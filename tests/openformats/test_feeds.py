@@ -337,11 +337,16 @@ def test_pages_announce_their_feeds_and_canonical_urls(client: TestClient) -> No
         return [href.replace("&amp;", "&") for href in found]
 
     assert links("/") == [f"{BASE}/feeds/daily.rss", f"{BASE}/feeds/daily.atom"]
+    footer = client.get("/").text.split('<footer class="site-footer wrap">')[1]
+    assert f'<a href="{BASE}/feeds/daily.atom" type="application/atom+xml">' in footer
     assert f"{BASE}/feeds/trending.rss?span=week" in links("/trending?span=week")
     found = links("/search?q=graphs&category=cs.LG&mode=keyword")
     assert f"{BASE}/feeds/search.rss?q=graphs&mode=keyword&category=cs.LG" in found
     assert f"{BASE}/feeds/categories/cs.LG.atom" in found
     assert f"{BASE}/feeds/users/ada/upvotes.rss" in links("/users/ada")
+    on_category_page = links("/c/cs.CL+cs.LG")
+    assert f"{BASE}/feeds/categories/cs.CL+cs.LG.rss" in on_category_page
+    found += on_category_page
     for href in links("/") + found:
         path = href.removeprefix(BASE)
         assert client.get(path).status_code == 200, href
