@@ -123,6 +123,7 @@ def test_daily_feed_is_the_latest_list_with_absolute_links(client: TestClient, f
 
 
 def test_daily_feed_of_a_chosen_day_and_bad_dates(client: TestClient, data: SiteData) -> None:
+    assert "2606.00004" not in ids(parsed(client, "/feeds/daily.rss"))  # ten days back
     feed = parsed(client, f"/feeds/daily.rss?date={data.older.isoformat()}")
     assert ids(feed) == ["2606.00004"]
     assert feed.feed.link == f"{BASE}/papers?date={data.older.isoformat()}"

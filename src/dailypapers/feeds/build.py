@@ -26,6 +26,7 @@ from dailypapers.storage import community, feeds
 from dailypapers.storage import daily as daily_repo
 
 MAX_ITEMS = 100  # entries in a list, category or personal feed
+RECENT_DAYS = 7  # days of lists in the daily feed
 SEARCH_ITEMS = 50
 TRENDING_TITLES = {"day": "today", "week": "this week", "month": "this month"}
 
@@ -88,12 +89,24 @@ def _feed(
 def daily_feed(
     *, conn: Connection, site: Site, self_url: str, period: Period | None, page: str
 ) -> Feed:
-    """The list of ``period`` (the latest listed day when None), newest first."""
+    """The list of ``period``, newest first; without one, the lists of the last
+    ``RECENT_DAYS`` days up to the latest listed day (a reader that polls less than daily
+    still sees every day), at most ``MAX_ITEMS`` entries."""
+    if period is None:
+        latest = daily_repo.latest_day(conn=conn)
+        if latest is not None:
+            start = latest - dt.timedelta(days=RECENT_DAYS - 1)
+            rows, _ = daily_repo.list_entries(conn=conn, start=start, end=latest, limit=MAX_ITEMS)
+        else:
+            rows = []
+        return _feed(
+            site, "Daily papers", "The newest papers on the daily lists.", self_url, page, rows
+        )
     result = daily.daily_list(conn=conn, period=period, limit=MAX_ITEMS)
-    label = result.period.label if result else "the latest day"
+    label = result.period.label if result else period.label
     return _feed(
         site,
-        "Daily papers" if period is None else f"Papers of {label}",
+        f"Papers of {label}",
         f"Papers on the list of {label}.",
         self_url,
         page,
