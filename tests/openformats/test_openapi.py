@@ -130,6 +130,14 @@ def test_patterns_and_examples_for_ids_dates_weeks_and_months(spec: dict[str, An
     assert stamp["examples"] == ["2024-10-25T00:57:09.392Z"]
 
 
+def test_a_wrong_method_names_every_method_of_the_address(live: HfSite) -> None:
+    reply = httpx.get(f"{live.url}/api/papers/2410.17243/upvote")
+    assert reply.status_code == 405 and reply.json() == {"error": "Method Not Allowed"}
+    assert reply.headers["allow"] == "DELETE, POST"
+    reply = httpx.request("OPTIONS", f"{live.url}/api/papers/2410.17243/comments")
+    assert reply.status_code == 405 and reply.headers["allow"] == "GET, HEAD, POST"
+
+
 def test_docs_link_back_to_the_site(live: HfSite, spec: dict[str, Any]) -> None:
     assert "](/)" in spec["info"]["description"]  # Swagger UI shows it as a link
     docs = httpx.get(f"{live.url}/docs")

@@ -36,8 +36,13 @@ def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     """Every method some route answers at the scope's path (a 405's ``Allow``), HEAD included
     wherever GET is. Starlette names only the first route that matched the path."""
     found: set[str] = set()
-    for route in routes:
-        if isinstance(route, Route) and route.methods:
+    pending = list(routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)  # an included router's routes
+        if included is not None:
+            pending.extend(included.routes)
+        elif isinstance(route, Route) and route.methods:
             match, _ = route.matches({**scope, "method": next(iter(route.methods))})
             if match is Match.FULL:
                 found |= route.methods
