@@ -18,6 +18,10 @@ from dailypapers.web.render import TEMPLATES
     [
         (r"\emph{new} and \textit{it}", "<em>new</em> and <em>it</em>"),
         (r"\textbf{bold} \texttt{x_y}", "<strong>bold</strong> <code>x_y</code>"),
+        (
+            r"\texttt{--flag ``x} -- {\tt a--b}",
+            "<code>--flag ``x</code> \u2013 <code>a--b</code>",
+        ),
         (r"{\em a} {\bf b} {\it c}", "<em>a</em> <strong>b</strong> <em>c</em>"),
         ("``quoted'' -- and --- more", "\u201cquoted\u201d \u2013 and \u2014 more"),
         (r"Fig.~1, about ~5 times", "Fig.\u00a01, about ~5 times"),

@@ -159,7 +159,7 @@ class _Parser:
                 return -1
             return found + len(close)
 
-    def parse(self, start: int, end: int, depth: int = 0) -> list[Node]:
+    def parse(self, start: int, end: int, depth: int = 0, code: bool = False) -> list[Node]:
         nodes: list[Node] = []
         buffer: list[str] = []
         text = self.text
@@ -167,7 +167,8 @@ class _Parser:
 
         def flush() -> None:
             if buffer:
-                nodes.append(Node("", _typography("".join(buffer))))
+                run = "".join(buffer)  # code (\\texttt) has no ligatures: -- stays --
+                nodes.append(Node("", run if code else _typography(run)))
                 buffer.clear()
 
         while at < end:
@@ -219,7 +220,8 @@ class _Parser:
         match = re.match(r"\s*\\([A-Za-z]+)(?![A-Za-z])\s*", text[start:close])
         if match and match.group(1) in _SWITCHES:
             tag = _SWITCHES[match.group(1)]
-            return Node(tag or "group", children=self.parse(start + match.end(), close, depth))
+            children = self.parse(start + match.end(), close, depth, code=tag == "code")
+            return Node(tag or "group", children=children)
         return Node("group", children=self.parse(start, close, depth))
 
     def _argument(self, at: int, end: int) -> tuple[int, int] | None:
@@ -281,7 +283,7 @@ class _Parser:
             children = self.parse(label[0], label[1], depth + 1)
             return Node("link", children=children, href=safe_url(target)), label[1] + 1
         tag = _STYLES.get(name, "group")
-        return Node(tag, children=self.parse(start, close, depth + 1)), close + 1
+        return Node(tag, children=self.parse(start, close, depth + 1, tag == "code")), close + 1
 
     def _accent(self, at: int, end: int, char: str) -> tuple[str, int]:
         text = self.text
