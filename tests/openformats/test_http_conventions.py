@@ -162,6 +162,15 @@ def test_streamed_bodies_are_compressed_as_they_stream(
     assert callable(decode) and decode(body) == plain and len(body) < len(plain)
 
 
+def test_byte_ranges_are_never_compressed(client: TestClient) -> None:
+    path = "/static/katex/katex.min.js"
+    part, body = raw_get(client, path, **{"Accept-Encoding": "br, gzip", "Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(body) == 100
+    assert "content-encoding" not in part.headers
+    whole, _ = raw_get(client, path, **{"Accept-Encoding": "br"})
+    assert whole.headers["content-encoding"] == "br" and "accept-ranges" not in whole.headers
+
+
 def test_conditional_get_and_head_through_compression(client: TestClient) -> None:
     for path in ("/feeds/daily.rss", "/", "/api/daily_papers"):
         first, _ = raw_get(client, path, **{"Accept-Encoding": "br"})

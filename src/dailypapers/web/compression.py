@@ -4,12 +4,12 @@
 ``negotiate`` picks for the request: a cache hit is sent as stored, already compressed, and a
 client that did not ask for a coding is never sent it. Text responses carry
 ``Vary: Accept-Encoding`` whether or not they were compressed. Bodies under ``minimum``
-bytes, types that are already compressed (images, fonts, archives), ``no-transform`` and
-responses that have a ``Content-Encoding`` are sent as they are. A streamed body (more than
-one message) is compressed as it streams, flushed at every message, so nothing waits for the
-end. A complete 200 body without an ``ETag`` gets one (the hash of the uncompressed body;
-weak, ``W/"..."``, when the body sent is compressed), which ``web/conditional.py`` answers
-304 against.
+bytes, types that are already compressed (images, fonts, archives), ``no-transform``,
+responses that have a ``Content-Encoding`` and partial ones (206) are sent as they are; a
+compressed one offers no byte ranges. A streamed body (more than one message) is compressed
+as it streams, flushed at every message, so nothing waits for the end. A complete 200 body
+without an ``ETag`` gets one (the hash of the uncompressed body; weak, ``W/"..."``, when the
+body sent is compressed), which ``web/conditional.py`` answers 304 against.
 """
 
 from __future__ import annotations
@@ -110,9 +110,10 @@ def _compressible(headers: Headers, status: int) -> bool:
     kind = headers.get("content-type", "").lower()
     return (
         status >= 200
-        and status not in (204, 304)
+        and status not in (204, 206, 304)
         and kind.startswith(TEXT_TYPES)
         and "content-encoding" not in headers
+        and "content-range" not in headers
         and "no-transform" not in headers.get("cache-control", "").lower()
     )
 
@@ -192,6 +193,8 @@ class Compress:
                 await send(message)
                 return
             headers["content-encoding"] = coding
+            # Byte ranges would count the compressed body: offer none (as nginx's gzip does).
+            del headers["accept-ranges"]
             if "etag" in headers:
                 headers["etag"] = _weak(headers["etag"])
             coder = self._coder(coding)
