@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import feedparser
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -95,3 +96,16 @@ def test_optional_tags_only_when_known(client: TestClient, engine: Engine) -> No
         assert present in meta
     assert meta["citation_arxiv_id"] == ["2606.00001"]
     assert meta["citation_author"] == ["Ada Lovelace", "Alan Turing"]
+
+
+def test_feeds_show_the_plain_text_of_text_mode_latex(client: TestClient, engine: Engine) -> None:
+    _ingest(
+        engine,
+        title=r"\emph{Sparse} models -- with $x^2$",
+        abstract=r"We \textbf{prune} 50\% of ``weights''.",
+    )
+    for url in ("/feeds/daily.rss?date=2026-06-01", "/feeds/daily.atom?date=2026-06-01"):
+        feed = feedparser.parse(client.get(url).content)
+        (entry,) = feed.entries
+        assert entry.title == "Sparse models \u2013 with $x^2$"
+        assert "\u201cweights\u201d" in entry.summary and "\\textbf" not in entry.summary

@@ -22,6 +22,7 @@ from dailypapers.feeds.xml import Feed, Item
 from dailypapers.queries import daily
 from dailypapers.queries.periods import Period
 from dailypapers.queries.search import Filters, Mode, Searcher, SearchResults, SortBy
+from dailypapers.render.latex import to_text
 from dailypapers.storage import community, feeds
 from dailypapers.storage import daily as daily_repo
 
@@ -57,9 +58,10 @@ def item(site: Site, row: RowMapping) -> Item:
     link = site.url(f"/papers/{row['id']}")
     return Item(
         id=link,
-        title=" ".join(str(row["title"]).split()),
+        # Plain text of the LaTeX (\emph{x} is x); math stays $...$.
+        title=" ".join(to_text(str(row["title"]), dollar="$").split()),
         link=link,
-        summary=str(row["abstract"]).strip(),
+        summary=to_text(str(row["abstract"]), dollar="$").strip(),
         authors=[a for a in row["authors"] if str(a).strip()],
         categories=list(row["categories"]),
         published=listed,
