@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from dailypapers.community.markdown import render
+from dailypapers.email import render as email_render
 from dailypapers.render.latex import to_html, to_text
 from dailypapers.web.render import TEMPLATES
 
@@ -133,3 +134,13 @@ def _tags(html: str) -> list[tuple[str, dict[str, str]]]:
 def test_hostile_latex_makes_no_elements() -> None:
     for source in (r"\emph{<img src=x onerror=alert(1)>}", r"\href{javascript:alert(1)}{x}"):
         assert {name for name, _ in _tags(str(to_html(source)))} <= {"em"}
+
+
+def test_digest_emails_show_plain_text() -> None:
+    abstract = r"We \textbf{prune} 50\% for \$5."
+    row = ("2606.00001", r"\emph{Sparse} -- models", ("Ada",), abstract, 3)
+    for kind in ("txt", "html"):
+        block = str(email_render._block(kind, "https://x.org", "Daily Papers", row, (), 1))
+        assert "Sparse \u2013 models" in block, kind
+        assert "We prune 50% for $5." in block, kind
+        assert "\\" not in block, kind
