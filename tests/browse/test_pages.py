@@ -264,3 +264,25 @@ def test_list_pages_cost_the_same_queries_for_2_and_200_papers(
             counts.append(len(statements))
     assert counts[0] == counts[1]
     assert counts[0] <= 9
+
+
+@pytest.mark.parametrize(
+    "path", ["/authors/Jan%20M%C3%BCller", "/api/authors/J.%20Muller", "/c/cs"]
+)
+def test_browse_pages_are_cached_until_the_site_changes(
+    settings: Settings, engine: Engine, site: Engine, path: str
+) -> None:
+    # Freshness read on every request (interval 0): a hit costs that one read, no more.
+    fresh = settings.model_copy(update={"cache_freshness": 0, "index_follow_seconds": 0})
+    with TestClient(create_app(fresh, engine)) as client:
+        first = client.get(path)
+        with count_queries(engine) as statements:
+            again = client.get(path)
+        assert again.status_code == 200 and again.content == first.content
+        assert len([s for s in statements if s.startswith("SELECT")]) == 1  # the revisions
+        load(
+            engine,
+            [raw("2606.00009", day="2026-06-03", authors=["Jan Müller"], categories=["cs.CL"])],
+        )
+        changed = client.get(path)
+        assert "2606.00009" in changed.text
