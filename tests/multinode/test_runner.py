@@ -122,6 +122,11 @@ def test_the_runner_embeds_new_papers_and_rebuilds_past_the_threshold(
     assert isinstance(rebuilt, IndexReport) and rebuilt.papers == len(rows) + 4
     assert node.follower.poll().delta_papers == 0 or engine.dialect.name == "sqlite"
     assert runner.work()["index"] == 0  # nothing new
+    # A day later, one new paper is reason enough to rebuild.
+    clock.now = dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
+    ingest(engine, spare_rows[4:5], "late")
+    late = runner.work()["index"]
+    assert isinstance(late, IndexReport) and late.papers == len(rows) + 5
 
 
 @pytest.mark.parametrize("flag", ["--jobs", "--no-jobs"])

@@ -84,8 +84,9 @@ def tick(
     embedder: Embedder | None,
     now: dt.datetime | None = None,
 ) -> IndexReport | int | None:
-    """One round of upkeep: the rebuild's report, else how many papers were embedded (None:
-    another process is building)."""
+    """One round of upkeep: embed up to ``EMBED_PER_ROUND`` new papers, then rebuild when due
+    (not while a backlog is still being embedded); the rebuild's report, else how many
+    papers were embedded (None: another process is building)."""
     now = now or dt.datetime.now(dt.UTC)
     base = current_base(engine, settings.index_dir)
     reason = None
@@ -103,7 +104,11 @@ def tick(
         elif pending and old:
             reason = f"the build is {settings.index_rebuild_hours:g} hours old"
     try:
-        if reason is not None:
+        # New papers get their vectors first (into every node's delta), the rebuild after.
+        embedded = 0
+        if embedder is not None and base is not None:
+            embedded = embed_new(engine=engine, embedder=embedder, since=since)
+        if reason is not None and embedded < EMBED_PER_ROUND:
             log.info("rebuilding the search index: %s", reason, extra={"job": "index"})
             report = run_index(
                 engine=engine,
@@ -114,8 +119,6 @@ def tick(
             )
             log.info("%s", report.summary(), extra={"job": "index", "outcome": "ok"})
             return report
-        if embedder is None:
-            return 0
-        return embed_new(engine=engine, embedder=embedder, since=since)
+        return embedded
     except AlreadyRunning:
         return None
