@@ -42,7 +42,7 @@ from dailypapers.storage import runs
 from dailypapers.storage.failures import UNAVAILABLE
 from dailypapers.web.compression import request_coding
 
-CACHEABLE_PREFIXES = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/")
+CACHEABLE_PREFIXES: tuple[str, ...] = ("/papers", "/api/daily_papers", "/api/papers/", "/feeds/")
 # Author and category pages (web/browse.py): lists like the daily list, changed by the same writes.
 CACHEABLE_PREFIXES += ("/authors/", "/api/authors/", "/c/")
 # Personal feeds: a revoked link must stop at once, not when the revision next moves.
