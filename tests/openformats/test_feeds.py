@@ -273,6 +273,16 @@ def test_personal_feed_by_private_link_revocable(
     assert revoked.status_code == 303
     assert anonymous.get(newer.group(1).removeprefix(BASE)).status_code == 404
     assert client.post("/settings/feed", data={"csrf_token": "forged"}).status_code in (400, 403)
+    # A new password revokes the link, as it revokes API tokens.
+    last = client.post("/settings/feed", data={"csrf_token": csrf})
+    link = re.search(r'id="feed-rss">([^<]+)<', last.text)
+    assert link and anonymous.get(link.group(1).removeprefix(BASE)).status_code == 200
+    changed = client.post(
+        "/settings/password",
+        data={"csrf_token": csrf, "current": PASSWORD, "password": "another horse battery"},
+    )
+    assert changed.status_code == 303, changed.text
+    assert anonymous.get(link.group(1).removeprefix(BASE)).status_code == 404
     assert anonymous.get("/feeds/personal/feed_nonsense.rss").status_code == 404
 
 

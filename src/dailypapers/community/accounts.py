@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from dailypapers import mailer
 from dailypapers.ingest.normalize import strip_controls
 from dailypapers.settings import Settings
-from dailypapers.storage import accounts
+from dailypapers.storage import accounts, feeds
 from dailypapers.storage.engine import write_transaction
 
 HASHER = PasswordHasher()
@@ -317,13 +317,15 @@ def user_for_reset(engine: Engine, settings: Settings, token: str) -> RowMapping
 
 
 def set_password(engine: Engine, *, user_id: int, password: str) -> None:
-    """Change a password, end every session of the user and revoke their API tokens (a
-    stolen token must not outlive the password it was made with); raises AccountError."""
+    """Change a password, end every session of the user and revoke their API tokens and
+    private feed link (a stolen token must not outlive the password it was made with); raises
+    AccountError."""
     check_password(password)
     with write_transaction(engine) as conn:
         accounts.update_user(conn=conn, user_id=user_id, password_hash=hash_password(password))
         accounts.delete_user_sessions(conn=conn, user_id=user_id)
         accounts.delete_user_tokens(conn=conn, user_id=user_id)
+        feeds.delete_feed_token(conn=conn, user_id=user_id)
 
 
 def hash_secret(value: str) -> str:
