@@ -24,7 +24,14 @@ import numpy.typing as npt
 from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
-from dailypapers.index.keyword import IndexedDoc, KeywordIndex, Postings
+from dailypapers.index.keyword import (
+    Analysed,
+    IndexedDoc,
+    KeywordIndex,
+    Postings,
+    Statistics,
+    analyse_doc,
+)
 from dailypapers.index.snapshot import EPOCH, Snapshot
 from dailypapers.storage import delta as repo
 
@@ -48,16 +55,19 @@ def watermark_of(snapshot: Snapshot) -> dt.datetime | None:
 class DeltaDocs:
     """The indexed delta papers: ids, days, BM25 weights (with a base's statistics), vectors."""
 
-    def __init__(self, rows: Sequence[RowMapping], base: Snapshot, dim: int | None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Any],
+        analysed: Sequence[Analysed],
+        stats: Statistics,
+        dim: int | None,
+    ) -> None:
         self.ids = np.asarray([r["id"] for r in rows], dtype=np.str_)
         self.number = {str(pid): i for i, pid in enumerate(self.ids)}
         self.published = np.asarray(
             [(r["published_at"].date() - EPOCH).days for r in rows], dtype=np.int32
         )
-        self.keyword = KeywordIndex.build(
-            (IndexedDoc(r["title"], r["abstract"], r["authors"], r["categories"]) for r in rows),
-            base.keyword.statistics(),
-        )
+        self.keyword = KeywordIndex.build_analysed(analysed, stats)
         self.vectors: npt.NDArray[np.float32] | None = None
         if dim is not None:
             self.vectors = np.zeros((len(rows), dim), dtype=np.float32)
@@ -222,6 +232,9 @@ class LiveDelta:
         self._seen: dt.datetime | None = None
         self._docs: DeltaDocs | None = None
         self._view: LiveView | None = None
+        # Kept between refreshes: each paper is analysed once, each term looked up once.
+        self._analysed: dict[tuple[str, dt.datetime], Analysed] = {}
+        self._stats: Statistics | None = None
 
     @property
     def size(self) -> int:
@@ -254,7 +267,7 @@ class LiveDelta:
             return 0
         if self._base != snapshot.name or self._seen is None:
             self._base, self._rows, self._seen = snapshot.name, {}, watermark
-            self._docs = None
+            self._docs, self._stats = None, snapshot.keyword.statistics()
         since = self._seen - OVERLAP
         model = snapshot.model if snapshot.vectors is not None else None
         with engine.connect() as conn:
@@ -284,8 +297,23 @@ class LiveDelta:
         if changed:
             ordered = sorted(self._rows.values(), key=lambda r: r["id"])
             dim = snapshot.vectors.shape[1] if model and snapshot.vectors is not None else None
-            self._docs = DeltaDocs(ordered, snapshot, dim)
+            assert self._stats is not None
+            self._docs = DeltaDocs(ordered, self._analyse(ordered), self._stats, dim)
         return len(self._rows)
+
+    def _analyse(self, rows: Sequence[Any]) -> list[Analysed]:
+        """Analysed forms of ``rows``, from the previous refresh where unchanged."""
+        kept: dict[tuple[str, dt.datetime], Analysed] = {}
+        for row in rows:
+            key = (row["id"], row["modified_at"])
+            found = self._analysed.get(key)
+            if found is None:
+                found = analyse_doc(
+                    IndexedDoc(row["title"], row["abstract"], row["authors"], row["categories"])
+                )
+            kept[key] = found
+        self._analysed = kept
+        return list(kept.values())
 
 
 def _gained(old: RowMapping, new: RowMapping) -> bool:

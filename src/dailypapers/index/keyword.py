@@ -15,7 +15,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,27 @@ class Postings:
 
 
 @dataclass(slots=True)
+class Analysed:
+    """What indexing takes of a paper: its weighted terms and its filter values."""
+
+    terms: list[str]
+    title: set[str]
+    authors: set[str]
+    categories: set[str]
+
+
+def analyse_doc(doc: IndexedDoc) -> Analysed:
+    """The analysed form of a paper (what ``KeywordIndex.build`` reads)."""
+    title = analyse(doc.title)
+    return Analysed(
+        doc_terms(doc, title),
+        set(title),
+        {w for name in doc.authors for w in words(name)},
+        set(doc.categories),
+    )
+
+
+@dataclass(slots=True)
 class Statistics:
     """Collection statistics BM25 weighs with: those of a base index, so papers indexed on
     top of it (the live delta) score exactly as they would inside it."""
@@ -97,10 +118,14 @@ class Statistics:
     n_docs: int
     avgdl: float
     base: KeywordIndex
+    known: dict[str, int] = field(default_factory=dict)
 
     def df(self, term: str) -> int:
-        """Documents of the base holding ``term``."""
-        return len(self.base.docs_with(term))
+        """Documents of the base holding ``term`` (remembered: the delta asks again)."""
+        found = self.known.get(term)
+        if found is None:
+            found = self.known[term] = len(self.base.docs_with(term))
+        return found
 
 
 class KeywordIndex:
@@ -129,6 +154,13 @@ class KeywordIndex:
     def build(cls, docs: Iterable[IndexedDoc], stats: Statistics | None = None) -> KeywordIndex:
         """Index ``docs`` (their position is their document number); with ``stats``, weigh
         them with another index's document count, frequencies and mean length."""
+        return cls.build_analysed((analyse_doc(doc) for doc in docs), stats)
+
+    @classmethod
+    def build_analysed(
+        cls, docs: Iterable[Analysed], stats: Statistics | None = None
+    ) -> KeywordIndex:
+        """``build`` from papers already analysed (the delta keeps them between refreshes)."""
         vocabulary: dict[str, int] = {}
         # One (term, tf) pair per distinct term of each document, documents in order.
         term_ids = array("q")
@@ -137,20 +169,18 @@ class KeywordIndex:
         lengths = array("q")
         fields: dict[str, dict[str, list[int]]] = {"title": {}, "author": {}, "category": {}}
         for number, doc in enumerate(docs):
-            title = analyse(doc.title)
-            terms = doc_terms(doc, title)
-            lengths.append(len(terms))
-            counts = Counter(terms)
+            lengths.append(len(doc.terms))
+            counts = Counter(doc.terms)
             distinct.append(len(counts))
             term_ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in counts])
             term_freqs.extend(counts.values())
-            for field, values in (
-                ("title", set(title)),
-                ("author", {w for name in doc.authors for w in words(name)}),
-                ("category", set(doc.categories)),
+            for name, values in (
+                ("title", doc.title),
+                ("author", doc.authors),
+                ("category", doc.categories),
             ):
                 for value in values:
-                    fields[field].setdefault(value, []).append(number)
+                    fields[name].setdefault(value, []).append(number)
         n_docs = len(lengths)
         tids = np.frombuffer(term_ids, dtype=np.int64)
         tfs = np.frombuffer(term_freqs, dtype=np.float32)
