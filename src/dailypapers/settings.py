@@ -187,6 +187,22 @@ class Settings(BaseSettings):
     rate_limit_submit: str = Field("30/hour", description="Paper submissions per user.")
     rate_limit_comment: str = Field("20/hour", description="Comments (and edits) per user.")
     rate_limit_upvote: str = Field("120/minute", description="Upvotes and un-votes per user.")
+    rate_limit_follow: str = Field(
+        "120/minute", description='Follows, unfollows and "not interested" marks per user.'
+    )
+    rate_limit_for_you: str = Field(
+        "60/minute", description="For you pages and `/api/for-you` calls per user."
+    )
+    rate_limit_lists: str = Field(
+        "300/hour", description="Reading-list changes (new lists, saves and removals) per user."
+    )
+    rate_limit_import: str = Field("10/hour", description="Library uploads per user.")
+    import_max_kb: int = Field(
+        20480,
+        ge=1,
+        description="Largest library upload (BibTeX, RIS, CSL-JSON) accepted at "
+        "`/lists/import`, in KiB; larger ones get 413. Other requests keep `body_limit_kb`.",
+    )
     cache_vote_lag: float = Field(
         2.0,
         ge=0,
@@ -317,6 +333,10 @@ class Settings(BaseSettings):
         "rate_limit_submit",
         "rate_limit_comment",
         "rate_limit_upvote",
+        "rate_limit_follow",
+        "rate_limit_for_you",
+        "rate_limit_lists",
+        "rate_limit_import",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -170,6 +170,8 @@ def test_read_paper_as_markdown(api: HfApi, hf_site: HfSite) -> None:
     assert page.headers["content-type"].startswith("text/markdown")
     html = httpx.get(f"{hf_site.url}/papers/{MATH_ID}", headers={"Accept": "text/html"})
     assert html.headers["content-type"].startswith("text/html")
+    for reply in (page, html):  # shared caches keep the two answers apart
+        assert "accept" in [v.strip().lower() for v in reply.headers["vary"].split(",")]
 
 
 def test_list_papers_endpoint_pages_with_a_cursor(hf_site: HfSite) -> None:

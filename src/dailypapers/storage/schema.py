@@ -371,3 +371,79 @@ feed_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# Added by migration 0013 (reading lists and library imports, storage/lists.py and
+# storage/library.py). A list's ``token`` is its address (unguessable: an unlisted list is
+# a secret link); ``visibility`` is private, unlisted or public.
+reading_lists = Table(
+    "reading_lists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("visibility", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "name", name="uq_reading_lists_user_id_name"),
+)
+
+list_items = Table(
+    "list_items",
+    metadata,
+    Column(
+        "list_id", Integer, ForeignKey("reading_lists.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("note", Text, nullable=False, server_default=""),  # private: shown to the owner only
+    Column("added_at", UTCDateTime(), nullable=False),
+    Index("ix_list_items_paper_id", "paper_id"),
+)
+
+library_imports = Table(
+    "library_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("format", String(16)),  # bibtex, ris, csl-json, ids (known once parsed)
+    # queued, running, done, failed.
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("processed", Integer, nullable=False, server_default="0"),
+    Column("matched", Integer, nullable=False, server_default="0"),
+    Column("list_id", Integer, ForeignKey("reading_lists.id", ondelete="SET NULL")),
+    Column("error", Text),
+    Column("payload", LargeBinary),  # the uploaded file until it is parsed
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_library_imports_user_id", "user_id"),
+)
+
+library_entries = Table(
+    "library_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "import_id",
+        Integer,
+        ForeignKey("library_imports.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),  # article, misc, JOUR, ... as the file said
+    Column("cite_key", String(200)),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("year", Integer),
+    Column("doi", String(255)),
+    Column("arxiv_id", String(64)),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="SET NULL")),
+    Column("matched_by", String(16)),  # arxiv, doi, title; None: not on this site
+    Index("ix_library_entries_import_id", "import_id"),
+    Index("ix_library_entries_user_id", "user_id"),
+)

@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException
 
 from dailypapers import __version__
 from dailypapers.api.community import router as community_api_router
+from dailypapers.api.follows import router as follows_api_router
 from dailypapers.api.images import router as images_router
+from dailypapers.api.lists import router as lists_api_router
 from dailypapers.api.params import pattern_message
 from dailypapers.api.routes import router as api_router
 from dailypapers.api.search import router as search_api_router
@@ -38,8 +40,12 @@ from dailypapers.web.browse import router as browse_router
 from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
 from dailypapers.web.compression import Compress
+from dailypapers.web.library import router as library_router
+from dailypapers.web.lists import router as lists_router
+from dailypapers.web.mydata import router as mydata_router
 from dailypapers.web.conditional import ConditionalGet
 from dailypapers.web.cors import ReadOnlyCors
+from dailypapers.web.follows import router as follows_router
 from dailypapers.web.markdown import MarkdownByAccept
 from dailypapers.web.markdown import router as markdown_router
 from dailypapers.web.methods import HeadAsGet, allowed_methods
@@ -128,11 +134,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Specific paths (``/api/papers/{id}/comments``) before the catch-all ``/papers/{id:path}``.
     app.include_router(probes_router)  # /livez, /readyz, /metrics
     app.include_router(community_api_router)
+    app.include_router(follows_api_router)  # /api/follows, /api/for-you
+    app.include_router(lists_api_router)  # /api/lists/{token}, /api/me/...
     app.include_router(search_api_router)
     app.include_router(api_router)
     app.include_router(search_pages_router)
     app.include_router(accounts_router)
     app.include_router(community_router)
+    app.include_router(follows_router)  # /follows, /for-you
+    # Reading lists: /lists/import before /lists/{token}; /papers/{id}/save before pages.
+    app.include_router(library_router)
+    app.include_router(lists_router)
+    app.include_router(mydata_router)  # /settings/data, /settings/delete
     app.include_router(subscriptions_router)
     app.include_router(feeds_router)  # /feeds/...: RSS and Atom
     app.include_router(feed_settings_router)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dailypapers.ingest.normalize import Rejected, parse_arxiv_id
 from dailypapers.queries import daily
@@ -46,21 +46,20 @@ def prefers_markdown(request: Request) -> bool:
 
 def _markdown_response(request: Request, arxiv_id: str, searcher: Searcher) -> Response:
     """The paper as Markdown, or a short Markdown 404."""
-    headers = {"Vary": "Accept"}
     try:
         canonical, _ = parse_arxiv_id(arxiv_id)
     except Rejected:
         text = f"# Paper not found\n\n{arxiv_id[:80]!r} is not an arXiv id.\n"
-        return Response(text, status_code=404, media_type=MARKDOWN, headers=headers)
+        return Response(text, status_code=404, media_type=MARKDOWN)
     with connect(request) as conn:
         row = daily.paper_detail(conn=conn, arxiv_id=canonical)
         related = searcher.similar(conn=conn, arxiv_id=canonical, limit=6) if row else []
     if row is None:
         text = f"# Paper not found\n\nNo paper {canonical} is stored here.\n"
-        return Response(text, status_code=404, media_type=MARKDOWN, headers=headers)
+        return Response(text, status_code=404, media_type=MARKDOWN)
     base = str(request.app.state.settings.base_url).rstrip("/")
     body = paper_markdown(row, base=base, related=related)
-    return Response(body, media_type=MARKDOWN, headers=headers)
+    return Response(body, media_type=MARKDOWN)
 
 
 class MarkdownByAccept:
@@ -76,16 +75,34 @@ class MarkdownByAccept:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and path.startswith("/papers/")
-            and not path.endswith((".md", ".bib"))
-            and _is_paper_id(path[len("/papers/") :])
-            and prefers_markdown(Request(scope))
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not path.startswith("/papers/")
+            or path.endswith((".md", ".bib"))
+            or not _is_paper_id(path[len("/papers/") :])
         ):
+            await self.app(scope, receive, send)
+            return
+        if prefers_markdown(Request(scope)):
             target = f"{path}.md"
             scope = {**scope, "path": target, "raw_path": target.encode()}
-        await self.app(scope, receive, send)
+
+        async def vary_on_accept(message: Message) -> None:
+            # Both answers of this address depend on Accept: shared caches must keep both.
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": _with_vary(message.get("headers", []))}
+            await send(message)
+
+        await self.app(scope, receive, vary_on_accept)
+
+
+def _with_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Accept`` added to ``Vary`` (kept once, other values kept)."""
+    values = [v for k, v in headers if k.lower() == b"vary"]
+    names = [n.strip() for v in values for n in v.split(b",") if n.strip()]
+    if b"accept" not in [n.lower() for n in names]:
+        names.append(b"Accept")
+    return [(k, v) for k, v in headers if k.lower() != b"vary"] + [(b"vary", b", ".join(names))]
 
 
 def _is_paper_id(text: str) -> bool:

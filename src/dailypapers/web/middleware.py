@@ -98,17 +98,19 @@ class BodyLimit:
     counted as it streams, and the app's read fails with 413 at the first byte too many.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths or {}  # paths with a limit of their own (library uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope["path"], self.limit)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(scope, send, declared.isdigit())
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, send, declared.isdigit(), limit)
             return
         seen = 0
 
@@ -117,14 +119,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413, _too_large(self.limit))
+                if seen > limit:
+                    raise HTTPException(413, _too_large(limit))
             return message
 
         await self.app(scope, counted, send)
 
-    async def _refuse(self, scope: Scope, send: Send, too_large: bool) -> None:
-        status, text = (413, _too_large(self.limit)) if too_large else (400, "Bad Content-Length.")
+    async def _refuse(self, scope: Scope, send: Send, too_large: bool, limit: int) -> None:
+        status, text = (413, _too_large(limit)) if too_large else (400, "Bad Content-Length.")
         wants_json = scope["path"].startswith("/api/") or any(
             k == b"accept" and b"application/json" in v for k, v in scope["headers"]
         )
@@ -148,7 +150,11 @@ class SiteApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         """Starlette's stack wrapped in the site's outermost middlewares."""
         settings: Settings = self.state.settings
-        app: ASGIApp = BodyLimit(super().build_middleware_stack(), settings.body_limit_kb * 1024)
+        app: ASGIApp = BodyLimit(
+            super().build_middleware_stack(),
+            settings.body_limit_kb * 1024,
+            {"/lists/import": settings.import_max_kb * 1024},  # web/library.py
+        )
         app = SiteHeaders(app, https=settings.secure_cookies, base_url=settings.base_url)
         # Request id, access log and metrics: outside the body limit and the security headers
         # (their refusals are counted too), inside the proxy headers (the real client address).

@@ -65,6 +65,7 @@ def wants_json(request: Request) -> bool:
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     """Render a template with the site-wide context (site name, the user, CSRF tokens)."""
     from dailypapers.web.auth import csrf_token, current_user, set_csrf_cookie
+    from dailypapers.web.saved import public_lists, save_choices, saved_ids
 
     settings = request.app.state.settings
     # Absolute, from the configured base URL (web/templates/base.html's head); not on errors.
@@ -82,6 +83,10 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
             "demo_as_of": settings.demo_as_of,
             "user": current_user(request),
             "csrf": lambda: csrf_token(request),
+            # Reading lists (web/saved.py): the "Saved" mark on cards, the save control.
+            "saved": lambda: saved_ids(request),
+            "save_choices": lambda paper_id: save_choices(request, paper_id),
+            "public_lists": lambda user_id: public_lists(request, user_id),
             **context,
         },
         status_code=status,
