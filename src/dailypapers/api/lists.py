@@ -67,7 +67,8 @@ def my_lists(request: Request, user: User) -> Any:
 @router.post(
     "/papers/{arxiv_id:arxiv}/save",
     summary="Save a paper to one of your lists",
-    responses=shapes.errors(401, 403, 404, 422, 429),
+    # 400: a body that is not JSON at all (FastAPI refuses it before validation).
+    responses=shapes.errors(400, 401, 403, 404, 422, 429),
 )
 def save(arxiv_id: ArxivIdPath, payload: SaveIn, request: Request, user: User) -> Any:
     """Put the paper on your list (its note replaced when you send one)."""
