@@ -13,13 +13,14 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from dailypapers.community.accounts import AccountError, TokenError, mail_address
+from dailypapers.community.follows import MAX_PER_KIND
 from dailypapers.email import tokens
 from dailypapers.settings import Settings
 from dailypapers.storage import subscriptions as repo
 from dailypapers.storage.engine import write_transaction
 
 PERIODS = ("daily", "weekly")
-MAX_FOLLOWS = 20
+MAX_FOLLOWS = MAX_PER_KIND  # the digest's lists are the member's follows: the same limit
 CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
 SPLIT = re.compile(r"[,\n;]+")
 
@@ -195,8 +196,9 @@ def _save_for_user(engine: Engine, user: RowMapping, prefs: dict[str, Any]) -> R
         )
         values = {**prefs, "status": "active", "bounces": 0, "unsubscribed_at": None}
         if row is None:
-            sid = repo.create(conn=conn, email=user["email"], status="active", **prefs)
-            repo.update_subscription(conn=conn, subscription_id=sid, user_id=user["id"])
+            sid = repo.create(
+                conn=conn, email=user["email"], status="active", user_id=user["id"], **prefs
+            )
         else:
             sid = int(row["id"])
             repo.update_subscription(

@@ -121,3 +121,29 @@ def pg_nearest(
         {"q": literal, "model": model, "limit": limit},
     ).all()
     return [(row.paper_id, 1.0 - float(row.distance)) for row in rows]
+
+
+def vectors_by_id(
+    *, conn: Connection, ids: Sequence[str], batch_size: int = 2000
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Stored vectors of ``ids`` (batched, any number of ids), of the model most of them
+    have: a model change midway leaves the others out rather than mixing spaces."""
+    rows: list[tuple[str, str, npt.NDArray[np.float32]]] = []
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), batch_size):
+        chunk = unique[start : start + batch_size]
+        rows += [
+            (str(pid), str(model), vector)
+            for pid, model, vector in conn.execute(
+                select(embeddings.c.paper_id, embeddings.c.model, embeddings.c.vector).where(
+                    embeddings.c.paper_id.in_(chunk)
+                )
+            )
+        ]
+    if not rows:
+        return {}
+    counts: dict[str, int] = {}
+    for _, model, _ in rows:
+        counts[model] = counts.get(model, 0) + 1
+    best = max(counts, key=lambda m: counts[m])
+    return {pid: np.asarray(v, dtype=np.float32) for pid, m, v in rows if m == best}

@@ -372,6 +372,32 @@ feed_tokens = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# Added by migration 0012 (follows): what each member follows, the one place the web site,
+# the API, "For you" and the email digest read a member's categories, authors and keywords.
+follows = Table(
+    "follows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # category (cs.CL), author (a name as written), keyword, user (a member's username).
+    Column("kind", String(16), nullable=False),
+    Column("value", String(200), nullable=False),
+    # The value folded for uniqueness (case and spaces): "Yann LeCun" and "yann  lecun" are one.
+    Column("key", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "kind", "key", name="uq_follows_user_id_kind_key"),
+    Index("ix_follows_kind_key", "kind", "key"),
+)
+
+# "Not interested" on a For you pick: a negative example for the member's ranking.
+not_interested = Table(
+    "not_interested",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 # Added by migration 0013 (reading lists and library imports, storage/lists.py and
 # storage/library.py). A list's ``token`` is its address (unguessable: an unlisted list is
 # a secret link); ``visibility`` is private, unlisted or public.

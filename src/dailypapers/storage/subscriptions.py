@@ -1,5 +1,10 @@
 """Subscriptions repository: digest subscribers, delivery claims (exactly once) and job locks.
 
+A member's subscription (one linked to an account) keeps no categories, keywords or authors
+of its own: they are the member's follows (``storage/follows.py``). Every read here gives them
+back in the row's ``categories``, ``keywords`` and ``authors``, and every write of those
+columns goes to the follows, so the digest, the web site and For you share one list.
+
 A delivery row is claimed (``sending``) in its own committed transaction before the message
 goes to SMTP, and marked ``sent`` or ``failed`` afterwards; the unique key
 (subscription, period) makes a second claim for the same period fail, whoever tries it.
@@ -13,8 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine.result import result_tuple
 from sqlalchemy.exc import IntegrityError
 
+from dailypapers.storage import follows as follows_repo
 from dailypapers.storage.bulk import upsert_insert
 from dailypapers.storage.schema import (
     digest_deliveries,
@@ -26,6 +33,8 @@ from dailypapers.storage.schema import (
 )
 
 PREFERENCE_FIELDS = ("period", "trending_count", "categories", "keywords", "authors", "similar")
+# The preference columns a member's follows stand in for, with the kind of follow of each.
+FOLLOWED = {"categories": "category", "keywords": "keyword", "authors": "author"}
 
 
 def _now() -> dt.datetime:
@@ -49,39 +58,95 @@ def create(
         )
     )
     assert result.inserted_primary_key is not None
-    return int(result.inserted_primary_key[0])
+    subscription_id = int(result.inserted_primary_key[0])
+    if user_id is not None:
+        _settle(conn, subscription_id, set(FOLLOWED))
+    return subscription_id
+
+
+def _settle(conn: Connection, subscription_id: int, written: set[str]) -> None:
+    """Move a member's preference lists into their follows: the ``written`` columns replace
+    those follows, and lists left in the row from before it was linked to the member too."""
+    row = (
+        conn.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))
+        .mappings()
+        .first()
+    )
+    if row is None or row["user_id"] is None:
+        return
+    moved = False
+    for column, kind in FOLLOWED.items():
+        if column in written or row[column]:
+            follows_repo.replace_kind(
+                conn=conn, user_id=int(row["user_id"]), kind=kind, values=list(row[column])
+            )
+            moved = moved or bool(row[column])
+    if moved:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .values(categories=[], keywords=[], authors=[])
+        )
+
+
+def _with_follows(conn: Connection, rows: list[RowMapping]) -> list[RowMapping]:
+    """Rows whose member's follows fill ``categories``, ``keywords`` and ``authors`` (one
+    query for all of them)."""
+    members = [int(r["user_id"]) for r in rows if r["user_id"] is not None]
+    if not members:
+        return rows
+    found = follows_repo.of_users(conn=conn, user_ids=members)
+    out: list[RowMapping] = []
+    for row in rows:
+        if row["user_id"] is None:
+            out.append(row)
+            continue
+        mine = found[int(row["user_id"])]
+        values = {**row, **{col: list(mine.get(kind, [])) for col, kind in FOLLOWED.items()}}
+        out.append(result_tuple(list(values))(tuple(values.values()))._mapping)
+    return out
+
+
+def _one(conn: Connection, row: RowMapping | None) -> RowMapping | None:
+    return None if row is None else _with_follows(conn, [row])[0]
 
 
 def by_id(*, conn: Connection, subscription_id: int) -> RowMapping | None:
     """One subscription, or None."""
-    return (
+    return _one(
+        conn,
         conn.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))
         .mappings()
-        .first()
+        .first(),
     )
 
 
 def by_email(*, conn: Connection, email: str) -> RowMapping | None:
     """The subscription of an address, or None."""
-    return (
-        conn.execute(select(subscriptions).where(subscriptions.c.email == email)).mappings().first()
+    return _one(
+        conn,
+        conn.execute(select(subscriptions).where(subscriptions.c.email == email))
+        .mappings()
+        .first(),
     )
 
 
 def by_user(*, conn: Connection, user_id: int) -> RowMapping | None:
     """The subscription linked to a user account, or None."""
-    return (
+    return _one(
+        conn,
         conn.execute(select(subscriptions).where(subscriptions.c.user_id == user_id))
         .mappings()
-        .first()
+        .first(),
     )
 
 
 def update_subscription(*, conn: Connection, subscription_id: int, **values: Any) -> None:
-    """Change columns of one subscription."""
+    """Change columns of one subscription (a member's lists go to their follows)."""
     conn.execute(
         update(subscriptions).where(subscriptions.c.id == subscription_id).values(**values)
     )
+    _settle(conn, subscription_id, set(values) & set(FOLLOWED))
 
 
 def list_all(*, conn: Connection, status: str | None = None) -> list[RowMapping]:
@@ -89,7 +154,7 @@ def list_all(*, conn: Connection, status: str | None = None) -> list[RowMapping]
     query = select(subscriptions).order_by(subscriptions.c.id)
     if status:
         query = query.where(subscriptions.c.status == status)
-    return list(conn.execute(query).mappings())
+    return _with_follows(conn, list(conn.execute(query).mappings()))
 
 
 def due(*, conn: Connection, period: str, period_key: str) -> list[RowMapping]:
@@ -106,7 +171,7 @@ def due(*, conn: Connection, period: str, period_key: str) -> list[RowMapping]:
         )
         .order_by(subscriptions.c.id)
     )
-    return list(conn.execute(query).mappings())
+    return _with_follows(conn, list(conn.execute(query).mappings()))
 
 
 def voted_papers(*, conn: Connection, user_ids: Sequence[int], limit: int) -> dict[int, list[str]]:

@@ -23,6 +23,7 @@ from dailypapers.email.render import (
     preview_html,
 )
 from dailypapers.email.subscribers import SubscriptionError
+from dailypapers.storage import follows as follows_repo
 from dailypapers.storage import subscriptions as repo
 from dailypapers.web.accounts import DEMO_LINK_TEXT, demo_link, send_later
 from dailypapers.web.auth import (
@@ -238,8 +239,15 @@ def user_preferences(request: Request, saved: bool = False) -> Response:
         return RedirectResponse("/login?next=/settings/email", status_code=303)
     with request.app.state.engine.connect() as conn:
         row = repo.by_user(conn=conn, user_id=user["id"])
+        # Not subscribed yet: the form starts from the member's follows (the same lists).
+        follows = None if row else follows_repo.of_user(conn=conn, user_id=int(user["id"]))
     return _preferences_page(
-        request, row, "/settings/email", saved=saved, preview="/settings/email/preview"
+        request,
+        row,
+        "/settings/email",
+        saved=saved,
+        preview="/settings/email/preview",
+        follows=follows,
     )
 
 

@@ -1,0 +1,165 @@
+"""For you: a member's recent papers, ranked by ``ranking/foryou.py`` from their follows,
+upvotes, saved and imported papers and "not interested" marks. ``/for-you`` and
+``/api/for-you`` both call ``for_you``.
+
+The candidates (every paper listed in the last ``days`` days, with their vectors) are the
+costly part and the same for everybody: they are held per process for the site revision and
+window, so one member's page costs the per-member training and scoring (bench/recommend.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection
+from sqlalchemy.engine import RowMapping
+
+from dailypapers.ranking import foryou
+from dailypapers.storage import daily, embeddings, runs
+from dailypapers.storage import follows as follows_repo
+from dailypapers.storage import subscriptions as subscription_repo
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 90
+MAX_CANDIDATES = 20_000
+MAX_NEGATIVES = 500
+
+
+@dataclass(slots=True)
+class Item:
+    """One pick: the paper as a card row, its reasons and score."""
+
+    row: RowMapping
+    reasons: list[str]
+    score: float
+
+
+@dataclass(slots=True)
+class ForYou:
+    """A member's For you page: picks, what they are based on, and the window."""
+
+    items: list[Item]
+    follows: dict[str, list[str]]
+    positives: int
+    negatives: int
+    start: dt.date
+    end: dt.date
+    cold: bool = field(default=False)
+
+
+@dataclass(slots=True)
+class _Window:
+    rows: list[RowMapping]
+    candidates: list[foryou.Candidate]
+    matrix: Any
+
+
+class _Held:
+    """The last few candidate windows by (revision, start, end): shared by every member."""
+
+    def __init__(self, limit: int = 4) -> None:
+        self.limit = limit
+        self._items: dict[tuple[int, dt.date, dt.date], _Window] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, dt.date, dt.date], make: Callable[[], _Window]) -> _Window:
+        with self._lock:
+            found = self._items.get(key)
+        if found is not None:
+            return found
+        made = make()
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self.limit:
+                self._items.pop(next(iter(self._items)))
+        return made
+
+
+HELD = _Held()
+
+
+def positive_sources(conn: Connection, user_id: int) -> list[tuple[str, str]]:
+    """The member's positives as (paper id, how: "upvoted", "saved", "imported"), newest
+    first, at most ``ranking.foryou.MAX_POSITIVES``. Reading lists and imported libraries
+    plug in here (``saved_and_imported``)."""
+    found: dict[str, str] = {}
+    voted = subscription_repo.voted_papers(
+        conn=conn, user_ids=[user_id], limit=foryou.MAX_POSITIVES
+    ).get(user_id, [])
+    for paper_id, how in [*saved_and_imported(conn, user_id), *((p, "upvoted") for p in voted)]:
+        found.setdefault(paper_id, how)
+    return list(found.items())[: foryou.MAX_POSITIVES]
+
+
+def saved_and_imported(conn: Connection, user_id: int) -> list[tuple[str, str]]:
+    """Papers the member saved to a reading list or imported with their library, newest
+    first (none until those stores exist)."""
+    return []
+
+
+def _window(conn: Connection, start: dt.date, end: dt.date) -> _Window:
+    rows, _ = daily.list_entries(conn=conn, start=start, end=end, limit=MAX_CANDIDATES)
+    vectors = embeddings.vectors_by_id(conn=conn, ids=[r["id"] for r in rows])
+    dim = len(next(iter(vectors.values()))) if vectors else 0
+    matrix = np.zeros((len(rows), dim), dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row["id"] in vectors:
+            matrix[i] = vectors[row["id"]]
+    candidates = [
+        foryou.Candidate(
+            id=str(row["id"]),
+            title=str(row["title"]),
+            abstract=str(row["abstract"]),
+            authors=tuple(row["authors"]),
+            categories=tuple(row["categories"]),
+            submitted_by=row["submitter_username"],
+            age_days=float((end - row["day"]).days),
+        )
+        for row in rows
+    ]
+    return _Window(rows, candidates, matrix)
+
+
+def for_you(
+    conn: Connection, *, user_id: int, today: dt.date, days: int = DEFAULT_DAYS, limit: int = 50
+) -> ForYou:
+    """The member's For you picks among papers listed in the ``days`` up to ``today``."""
+    days = max(1, min(days, MAX_DAYS))
+    start = today - dt.timedelta(days=days - 1)
+    follows = follows_repo.of_user(conn=conn, user_id=user_id)
+    sources = positive_sources(conn, user_id)
+    disliked = follows_repo.not_interested_ids(conn=conn, user_id=user_id, limit=MAX_NEGATIVES)
+    key = (runs.revision(conn=conn), start, today)
+    window = HELD.get(key, lambda: _window(conn, start, today))
+    titles = subscription_repo.paper_titles(conn=conn, ids=[pid for pid, _ in sources])
+    liked = embeddings.vectors_by_id(conn=conn, ids=[p for p, _ in sources] + disliked)
+    dim = window.matrix.shape[1] if window.matrix.ndim == 2 else 0
+    usable = [(p, how) for p, how in sources if p in liked and len(liked[p]) == dim]
+    positives = [foryou.Positive(p, titles.get(p, p), how) for p, how in usable]
+    negatives = [liked[p] for p in disliked if p in liked and len(liked[p]) == dim]
+    profile = foryou.Profile(
+        categories=follows.get("category", []),
+        authors=follows.get("author", []),
+        keywords=follows.get("keyword", []),
+        users=follows.get("user", []),
+        positives=positives,
+        positive_vectors=np.stack([liked[p.id] for p in positives]) if positives else None,
+        negative_vectors=np.stack(negatives) if negatives else None,
+        excluded=frozenset(disliked) | {p for p, _ in sources},
+    )
+    picks = foryou.recommend(profile, window.candidates, window.matrix, limit=limit)
+    by_id = {row["id"]: row for row in window.rows}
+    return ForYou(
+        items=[Item(by_id[p.id], p.reasons, p.score) for p in picks],
+        follows=follows,
+        positives=len(positives),
+        negatives=len(disliked),
+        start=start,
+        end=today,
+        cold=not positives,
+    )

@@ -1,0 +1,201 @@
+"""For you: picks with reasons, cold start from the first follow, "not interested" feedback,
+the JSON twin, and the pure ranking function."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from dailypapers.ranking import foryou
+from tests.foryou.conftest import vector
+
+PICK = re.compile(r'<div class="pick" data-paper-id="([^"]+)"')
+
+
+def _follow(member: Any, kind: str, value: str) -> None:
+    data = {"csrf_token": member.csrf("/follows"), "kind": kind, "value": value}
+    assert member.client.post("/follows", data=data).status_code == 303
+
+
+def _picks(member: Any) -> list[str]:
+    page = member.client.get("/for-you")
+    assert page.status_code == 200, page.text
+    assert page.headers["cache-control"] == "private, no-store"
+    return PICK.findall(page.text)
+
+
+def test_cold_start_from_the_first_follow(make_member: Any, corpus: dict[str, list[str]]) -> None:
+    ada = make_member("ada")
+    assert _picks(ada) == []
+    assert "Follow a category" in ada.client.get("/for-you").text
+    _follow(ada, "category", "cs.CL")
+    picks = _picks(ada)
+    assert set(picks) == set(corpus["language"][:4])  # only the recent ones, nothing else
+    assert "in cs.CL, which you follow" in ada.client.get("/for-you").text
+
+
+def test_every_kind_of_follow_gives_its_reason(
+    make_member: Any, corpus: dict[str, list[str]]
+) -> None:
+    ada, bob = make_member("ada"), make_member("bob")
+    _follow(ada, "author", "grace hopper")
+    _follow(ada, "keyword", "Graph neural networks")
+    _follow(ada, "user", "bob")
+    text = ada.client.get("/for-you").text
+    assert "by Grace Hopper, an author you follow" in text
+    assert "matches your keyword &#34;Graph neural networks&#34;" in text or (
+        "matches your keyword &quot;Graph neural networks&quot;" in text
+    )
+    picks = _picks(ada)
+    assert picks[0] == corpus["speech"][2]  # the author outranks a keyword
+    assert set(corpus["graph"][:4]) <= set(picks)
+    del bob
+
+
+def test_upvotes_pick_similar_papers_and_not_interested_changes_the_picks(
+    make_member: Any, corpus: dict[str, list[str]], api_token: Any, client: TestClient
+) -> None:
+    ada = make_member("ada")
+    old_graph = corpus["graph"][4]
+    csrf = ada.csrf("/")
+    voted = ada.client.post(
+        f"/papers/{old_graph}/upvote", data={"csrf_token": csrf, "action": "up", "next": "/"}
+    )
+    assert voted.status_code == 303
+    picks = _picks(ada)
+    assert picks[:4] == picks[:4] and set(picks[:4]) == set(corpus["graph"][:4])
+    text = ada.client.get("/for-you").text
+    assert "which you upvoted" in text and "Graph neural networks on molecules part 4" in text
+    # Not interested in the first pick: it leaves, and stays gone.
+    first = picks[0]
+    answer = ada.client.post(
+        "/for-you/not-interested", data={"csrf_token": csrf, "paper": first, "next": "/for-you"}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/for-you"
+    after = _picks(ada)
+    assert first not in after
+    # The API sees the same picks, with reasons, and can take the mark back.
+    auth = {"Authorization": f"Bearer {api_token(ada.id)}"}
+    body = client.get("/api/for-you", headers=auth).json()
+    assert [item["paper"]["id"] for item in body["items"]] == after
+    assert all(item["reasons"] for item in body["items"])
+    assert body["coldStart"] is False and body["positives"] == 1
+    undo = client.delete(f"/api/papers/{first}/not-interested", headers=auth)
+    assert undo.status_code == 200 and undo.json() == {"paperId": first, "notInterested": False}
+    assert first in _picks(ada)
+    again = client.post(f"/api/papers/{first}/not-interested", headers=auth)
+    assert again.status_code == 200 and again.json()["notInterested"] is True
+    assert first not in [
+        i["paper"]["id"] for i in client.get("/api/for-you", headers=auth).json()["items"]
+    ]
+
+
+def test_for_you_refuses_bad_input(
+    make_member: Any, corpus: dict[str, list[str]], api_token: Any, client: TestClient
+) -> None:
+    ada = make_member("ada")
+    auth = {"Authorization": f"Bearer {api_token(ada.id)}"}
+    assert client.get("/api/for-you").status_code == 401
+    for query in ("days=0", "days=100000", "days=x", "limit=0", "limit=1000"):
+        assert client.get(f"/api/for-you?{query}", headers=auth).status_code == 422, query
+        assert 400 <= ada.client.get(f"/for-you?{query.replace('limit', 'days')}").status_code < 500
+    assert client.post("/api/papers/2999.99999/not-interested", headers=auth).status_code == 404
+    assert client.post("/api/papers/..%2Fetc/not-interested", headers=auth).status_code in (
+        404,
+        422,
+    )
+    csrf = ada.csrf("/")
+    for paper in ("", "not-an-id", "x" * 64, "2999.99999"):
+        answer = ada.client.post(
+            "/for-you/not-interested", data={"csrf_token": csrf, "paper": paper}
+        )
+        assert 400 <= answer.status_code < 500, paper
+    no_csrf = ada.client.post("/for-you/not-interested", data={"paper": corpus["graph"][0]})
+    assert no_csrf.status_code == 403
+
+
+def test_for_you_rate_limit(
+    make_member: Any, api_token: Any, client: TestClient, settings: Any, corpus: Any
+) -> None:
+    client.app.state.settings = settings.model_copy(update={"rate_limit_for_you": "1/minute"})  # type: ignore[attr-defined]
+    ada = make_member("ada")
+    auth = {"Authorization": f"Bearer {api_token(ada.id)}"}
+    assert client.get("/api/for-you", headers=auth).status_code == 200
+    assert client.get("/api/for-you", headers=auth).status_code == 429
+
+
+# The ranking function alone (no database).
+
+
+def _candidates() -> tuple[list[foryou.Candidate], np.ndarray]:
+    papers, rows = [], []
+    for n, (axis, cats) in enumerate(
+        [(0, ("cs.LG",)), (0, ("cs.LG",)), (1, ("cs.SD",)), (2, ("cs.CL",))]
+    ):
+        papers.append(
+            foryou.Candidate(f"p{n}", f"title {n}", "abstract", (f"Author {n}",), cats, age_days=n)
+        )
+        rows.append(vector(axis, n))
+    return papers, np.stack(rows)
+
+
+def test_ranking_prefers_what_the_member_liked() -> None:
+    papers, matrix = _candidates()
+    profile = foryou.Profile(
+        positives=[foryou.Positive("old", "An old graph paper", "saved")],
+        positive_vectors=np.stack([vector(0, 9)]),
+    )
+    picks = foryou.recommend(profile, papers, matrix, limit=4)
+    assert [p.id for p in picks][:2] == ["p0", "p1"]
+    assert picks[0].reasons[0] == 'similar to "An old graph paper", which you saved'
+
+
+def test_ranking_negatives_push_similar_papers_down() -> None:
+    papers, matrix = _candidates()
+    liked = foryou.Profile(
+        positives=[foryou.Positive("a", "A", "upvoted"), foryou.Positive("b", "B", "upvoted")],
+        positive_vectors=np.stack([vector(0, 8), vector(1, 9)]),
+    )
+    before = {p.id: p.score for p in foryou.recommend(liked, papers, matrix)}
+    liked.negative_vectors = np.stack([vector(1, 7)])
+    liked.excluded = frozenset({"p2"})
+    after = {p.id: p.score for p in foryou.recommend(liked, papers, matrix)}
+    assert "p2" not in after and before["p2"] > min(before.values())
+
+
+def test_ranking_cold_start_and_empty() -> None:
+    papers, matrix = _candidates()
+    assert foryou.recommend(foryou.Profile(), papers, matrix) == []
+    picks = foryou.recommend(foryou.Profile(categories=["cs"]), papers, matrix)
+    assert {p.id for p in picks} == {"p0", "p1", "p2", "p3"}  # an archive follows its categories
+    picks = foryou.recommend(foryou.Profile(categories=["cs.CL"]), papers, matrix)
+    assert [p.id for p in picks] == ["p3"] and picks[0].reasons == ["in cs.CL, which you follow"]
+
+
+def test_ranking_is_bounded_for_thousands_of_positives() -> None:
+    papers, matrix = _candidates()
+    rng = np.random.default_rng(1)
+    many = rng.normal(size=(5000, matrix.shape[1])).astype(np.float32)
+    profile = foryou.Profile(
+        positives=[foryou.Positive(f"x{i}", f"X{i}", "imported") for i in range(5000)],
+        positive_vectors=many,
+    )
+    picks = foryou.recommend(profile, papers, matrix)
+    assert len(picks) == 4 and all(p.reasons for p in picks)
+
+
+@pytest.mark.parametrize("days", [1, 30, 90])
+def test_the_window_is_configurable(
+    make_member: Any, corpus: dict[str, list[str]], days: int, engine: Engine
+) -> None:
+    ada = make_member("ada")
+    _follow(ada, "category", "cs.CL")
+    page = ada.client.get(f"/for-you?days={days}")
+    assert page.status_code == 200
+    found = set(PICK.findall(page.text))
+    assert found == (set(corpus["language"][:1]) if days == 1 else set(corpus["language"][:4]))
