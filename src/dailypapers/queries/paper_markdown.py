@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.queries.daily import arxiv_links
+from dailypapers.render.latex import to_markdown, to_text
 
 _LINK_TEXT = re.compile(r"([\[\]\\])")
 
@@ -30,7 +31,7 @@ def paper_markdown(row: RowMapping, *, base: str, related: Sequence[RowMapping] 
     """The Markdown page of the paper ``row`` (``paper_detail``'s row)."""
     links = arxiv_links(row)
     page = f"{base}/papers/{row['id']}"
-    lines = [f"# {_text(row['title'])}", ""]
+    lines = [f"# {_text(to_markdown(row['title']))}", ""]
     facts = [
         f"- **arXiv:** [{row['id']}]({links['abs']}) (version {row['version']})",
         f"- **PDF:** {links['pdf']}",
@@ -52,16 +53,17 @@ def paper_markdown(row: RowMapping, *, base: str, related: Sequence[RowMapping] 
     facts.append(f"- **Upvotes:** {row['upvotes']}")
     facts.append(f"- **Comments:** {row.get('num_comments') or 0} ({page}#comments)")
     if row["comment"]:
-        facts.append(f"- **arXiv comment:** {_text(row['comment'])}")
+        facts.append(f"- **arXiv comment:** {_text(to_markdown(row['comment']))}")
     if row["journal_ref"]:
         facts.append(f"- **Journal reference:** {_text(row['journal_ref'])}")
     if row["doi"]:
         facts.append(f"- **DOI:** https://doi.org/{_text(row['doi'])}")
-    lines += [*facts, "", "## Abstract", "", row["abstract"].strip(), ""]
+    lines += [*facts, "", "## Abstract", "", to_markdown(row["abstract"]).strip(), ""]
     if related:
         lines += ["## Related papers", ""]
         lines += [
-            f"- [{_link_text(other['title'])}]({base}/papers/{other['id']}) (arXiv:{other['id']})"
+            f"- [{_link_text(to_text(other['title'], dollar='$'))}]({base}/papers/{other['id']})"
+            f" (arXiv:{other['id']})"
             for other in related
         ]
         lines.append("")

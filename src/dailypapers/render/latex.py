@@ -348,6 +348,41 @@ def _text(nodes: list[Node], dollar: str) -> str:
     return "".join(parts)
 
 
+_MARKDOWN_MARKS = {"em": "*", "strong": "**", "u": ""}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+
+
+def _markdown(nodes: list[Node]) -> str:
+    parts: list[str] = []
+    for node in nodes:
+        if node.tag == "math":
+            parts.append(node.text)
+        elif node.tag == "":
+            parts.append(_MARKDOWN_SPECIAL.sub(r"\\\1", node.text.replace("\\$", "$")))
+        elif node.tag == "group":
+            parts.append(_markdown(node.children))
+        elif node.tag == "link":
+            inner = _markdown(node.children)
+            href = (node.href or "").replace(")", "%29").replace(" ", "%20")
+            parts.append(f"[{inner}]({href})" if href else inner)
+        elif node.tag == "code":  # a code span shows backslashes as they are: no escapes
+            inner = " ".join(_text(node.children, "$").split())
+            fence = "``" if "`" in inner else "`"
+            parts.append(f"{fence}{inner}{fence}" if inner else "")
+        else:
+            inner = _markdown(node.children).strip()
+            mark = _MARKDOWN_MARKS.get(node.tag, "")
+            parts.append(f"{mark}{inner}{mark}" if inner else "")
+    return "".join(parts)
+
+
+def to_markdown(text: str) -> str:
+    """``text`` as Markdown: ``\\emph{x}`` -> ``*x*``, ``\\textbf`` -> ``**``, ``\\texttt``
+    -> backticks, links through the URL sanitiser, math kept as written for ``$...$``
+    renderers, Markdown's own characters in plain text escaped."""
+    return _markdown(parse(text))
+
+
 def to_html(text: str) -> Markup:
     """Safe HTML for LaTeX-ish ``text``: formatting as tags, math left for KaTeX."""
     return Markup(_html(parse(text)))  # noqa: S704 - every text node is escaped above

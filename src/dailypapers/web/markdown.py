@@ -1,6 +1,8 @@
 """A paper page as Markdown: ``/papers/{id}.md``, and ``/papers/{id}`` when the request's
 ``Accept`` prefers ``text/markdown`` (what AI agents send); ``huggingface_hub``'s
-``read_paper`` and ``hf papers read`` fetch the ``.md`` address."""
+``read_paper`` and ``hf papers read`` fetch the ``.md`` address. ``Accept:
+application/x-bibtex`` (or ``text/x-bibtex``) on ``/papers/{id}`` gets ``/papers/{id}.bib``
+the same way (what reference managers and ``curl -H`` users send)."""
 
 from __future__ import annotations
 
@@ -37,11 +39,20 @@ def _quality(accept: str, media: str) -> float:
     return 0.0
 
 
-def prefers_markdown(request: Request) -> bool:
-    """Whether the request asks for ``text/markdown`` at least as much as for HTML."""
+# A paper's representations besides its HTML page: media type named in Accept -> suffix.
+ALTERNATES = (("text/markdown", ".md"), ("application/x-bibtex", ".bib"), ("text/x-bibtex", ".bib"))
+
+
+def preferred_alternate(request: Request) -> str | None:
+    """The suffix of the representation ``Accept`` asks for at least as much as for HTML
+    (``.md``, ``.bib``), or None for the HTML page."""
     accept = request.headers.get("accept", "")[:1000]
-    markdown = _quality(accept, "text/markdown")
-    return markdown > 0 and markdown >= _quality(accept, "text/html")
+    best, suffix = 0.0, None
+    for media, ext in ALTERNATES:
+        quality = _quality(accept, media)
+        if quality > best:
+            best, suffix = quality, ext
+    return suffix if best > 0 and best >= _quality(accept, "text/html") else None
 
 
 def _markdown_response(request: Request, arxiv_id: str, searcher: Searcher) -> Response:
@@ -63,10 +74,11 @@ def _markdown_response(request: Request, arxiv_id: str, searcher: Searcher) -> R
 
 
 class MarkdownByAccept:
-    """Serves ``GET /papers/{id}`` as ``/papers/{id}.md`` when ``Accept`` prefers Markdown.
+    """Serves ``GET /papers/{id}`` as ``/papers/{id}.md`` (or ``.bib``) when ``Accept``
+    prefers Markdown (or BibTeX) to HTML.
 
-    Added outside the response cache, so the Markdown and the HTML page of a paper are two
-    cache entries (two paths), and the HTML route stays as it is.
+    Added outside the response cache, so each representation of a paper is its own cache
+    entry (its own path), and the HTML route stays as it is.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -83,8 +95,9 @@ class MarkdownByAccept:
         ):
             await self.app(scope, receive, send)
             return
-        if prefers_markdown(Request(scope)):
-            target = f"{path}.md"
+        suffix = preferred_alternate(Request(scope))
+        if suffix is not None:
+            target = f"{path}{suffix}"
             scope = {**scope, "path": target, "raw_path": target.encode()}
 
         async def vary_on_accept(message: Message) -> None:
