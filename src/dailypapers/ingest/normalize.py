@@ -50,7 +50,8 @@ def parse_arxiv_id(value: str) -> tuple[str, int | None]:
     raise Rejected(f"not an arXiv id: {value[:80]!r}")
 
 
-_ACCENTS = {
+# LaTeX accent commands and the combining mark each adds (render/latex.py reads them too).
+ACCENTS = {
     "'": "\u0301",
     "`": "\u0300",
     "^": "\u0302",
@@ -86,7 +87,7 @@ def delatex_name(value: str) -> str:
     if "\\" not in value and "{" not in value:
         return value
     text = _ACCENT_RE.sub(
-        lambda m: unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)]), value
+        lambda m: unicodedata.normalize("NFC", m.group(2) + ACCENTS[m.group(1)]), value
     )
     text = _SPECIAL_RE.sub(lambda m: _SPECIAL["\\" + m.group(1)], text)
     return text.replace("{", "").replace("}", "")

@@ -17,23 +17,10 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from dailypapers.ingest.normalize import ACCENTS
 from dailypapers.urls import safe_url
 
 _MATH_OPEN = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
-_ACCENTS = {
-    "'": "\u0301",
-    "`": "\u0300",
-    "^": "\u0302",
-    '"': "\u0308",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "u": "\u0306",
-    "v": "\u030c",
-    "H": "\u030b",
-    "c": "\u0327",
-    "k": "\u0328",
-}
 _SYMBOLS = {
     "ss": "ß",
     "o": "ø",
@@ -240,7 +227,7 @@ class _Parser:
         if at + 1 >= end:
             return "\\", at + 1
         char = text[at + 1]
-        accent = char in _ACCENTS and not char.isalpha()
+        accent = char in ACCENTS and not char.isalpha()
         if accent or (char in "uvHck" and not text[at + 2 : at + 3].isalpha()):
             return self._accent(at, end, char)
         if char in _ESCAPES:
@@ -301,7 +288,7 @@ class _Parser:
             letter = letter[1]
         if len(letter) != 1 or not letter.isalpha():
             return text[at : at + 2], at + 2
-        return unicodedata.normalize("NFC", letter + _ACCENTS[char]), min(after, end)
+        return unicodedata.normalize("NFC", letter + ACCENTS[char]), min(after, end)
 
 
 def _typography(text: str) -> str:
