@@ -199,3 +199,49 @@ def test_the_window_is_configurable(
     assert page.status_code == 200
     found = set(PICK.findall(page.text))
     assert found == (set(corpus["language"][:1]) if days == 1 else set(corpus["language"][:4]))
+
+
+def test_saved_and_imported_papers_seed_for_you(
+    make_member: Any, corpus: dict[str, list[str]], engine: Engine
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from dailypapers.storage import lists
+    from dailypapers.storage.schema import library_entries, library_imports
+
+    ada = make_member("ada")
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        list_id = lists.create_list(
+            conn=conn, user_id=ada.id, name="Reading", token="t" * 22, visibility="private"
+        )
+        lists.save_paper(conn=conn, list_id=list_id, paper_id=corpus["speech"][4])
+        import_id = conn.execute(
+            insert(library_imports)
+            .values(
+                user_id=ada.id,
+                filename="zotero.bib",
+                status="done",
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(library_imports.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(library_entries).values(
+                import_id=import_id,
+                user_id=ada.id,
+                position=0,
+                kind="article",
+                title="Language models part 4",
+                abstract="",
+                authors=[],
+                paper_id=corpus["language"][4],
+            )
+        )
+    text = ada.client.get("/for-you").text
+    assert "which you saved" in text and "which you imported" in text
+    picks = _picks(ada)
+    assert set(picks[:8]) == set(corpus["speech"][:4]) | set(corpus["language"][:4])

@@ -1,6 +1,6 @@
 """For you: a member's recent papers, ranked by ``ranking/foryou.py`` from their follows,
-upvotes, saved and imported papers and "not interested" marks. ``/for-you`` and
-``/api/for-you`` both call ``for_you``.
+upvotes, saved (reading lists) and imported (library) papers and "not interested" marks.
+``/for-you`` and ``/api/for-you`` both call ``for_you``.
 
 The candidates (every paper listed in the last ``days`` days, with their vectors) are the
 costly part and the same for everybody: they are held per process for the site revision and
@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.ranking import foryou
-from dailypapers.storage import daily, embeddings, runs
+from dailypapers.storage import daily, embeddings, library, lists, runs
 from dailypapers.storage import follows as follows_repo
 from dailypapers.storage import subscriptions as subscription_repo
 
@@ -88,18 +88,29 @@ def positive_sources(conn: Connection, user_id: int) -> list[tuple[str, str]]:
     first, at most ``ranking.foryou.MAX_POSITIVES``. Reading lists and imported libraries
     plug in here (``saved_and_imported``)."""
     found: dict[str, str] = {}
+    saved, imported = saved_and_imported(conn, user_id)
     voted = subscription_repo.voted_papers(
         conn=conn, user_ids=[user_id], limit=foryou.MAX_POSITIVES
     ).get(user_id, [])
-    for paper_id, how in [*saved_and_imported(conn, user_id), *((p, "upvoted") for p in voted)]:
+    # Explicit, recent signals first: a library of 10,000 imported papers fills what is left.
+    for paper_id, how in [*saved, *((p, "upvoted") for p in voted), *imported]:
         found.setdefault(paper_id, how)
     return list(found.items())[: foryou.MAX_POSITIVES]
 
 
-def saved_and_imported(conn: Connection, user_id: int) -> list[tuple[str, str]]:
-    """Papers the member saved to a reading list or imported with their library, newest
-    first (none until those stores exist)."""
-    return []
+def saved_and_imported(
+    conn: Connection, user_id: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Papers the member saved to a reading list, and the papers of their imported library
+    matched on this site, each newest first. (Unmatched entries have no stored vector: they
+    do not count yet.)"""
+    saved = [
+        (str(r["paper_id"]), "saved")
+        for r in reversed(lists.saved_items(conn=conn, user_id=user_id))
+    ]
+    entries = library.imported_entries(conn=conn, user_id=user_id)
+    imported = [(str(e["paper_id"]), "imported") for e in reversed(entries) if e["paper_id"]]
+    return saved, imported
 
 
 def _window(conn: Connection, start: dt.date, end: dt.date) -> _Window:
