@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dailypapers.ingest.author_names import compatible, fold, group, like_pattern, name_key
+from dailypapers.ingest.author_names import compatible, fold, group, like_patterns, name_key
 
 
 def key(name: str):  # type: ignore[no-untyped-def]
@@ -73,12 +73,29 @@ def test_names_without_letters_and_hostile_text() -> None:
 
 
 def test_the_database_pattern_matches_accented_and_plain_spellings() -> None:
-    pattern = like_pattern(key("J. Muller"))
+    [pattern] = like_patterns(key("J. Muller"))
     assert pattern == "%m____r%"
     import re
 
     regex = re.compile(pattern.replace("%", ".*").replace("_", "."), re.S)
     for stored in ('["jan müller"]', '["j. muller"]', '["müller, jan"]'):
         assert regex.fullmatch(stored.lower())
-    assert "%" not in like_pattern(key("50%_off Smith"))[1:-1]
+    assert "%" not in like_patterns(key("50%_off Smith"))[0][1:-1]
+    assert like_patterns(key("Hao Li")) == ['%li"%', "%li,%"]  # short: at a name's end
     assert fold("Ørsted") == "orsted"
+
+
+def test_the_one_pass_agreement_is_every_pair_compatible() -> None:
+    import random
+
+    from dailypapers.ingest.author_names import NameKey, _agree
+
+    rng = random.Random(5)
+    words = ["j", "jan", "jens", "k", "karl", "p"]
+    for _ in range(2000):
+        keys = [
+            NameKey("muller", tuple(rng.choice(words) for _ in range(rng.randint(1, 3))))
+            for _ in range(rng.randint(2, 5))
+        ]
+        pairwise = all(compatible(a, b) for a in keys for b in keys)
+        assert _agree(keys) == pairwise, keys

@@ -34,7 +34,7 @@ def site_base(request: Request) -> str:
     "/daily_papers",
     summary="Papers on a day's, week's or month's list, or one submitter's",
     response_model=list[shapes.DailyEntryOut],
-    responses=shapes.errors(422),
+    responses=shapes.errors(404, 422),
 )
 def daily_papers(
     request: Request,
@@ -57,8 +57,10 @@ def daily_papers(
         str | None,
         Query(
             max_length=categories.MAX_SPEC,
+            pattern=categories.SPEC_PATTERN,
             description="Only papers in these arXiv categories or archives, joined by + or "
-            "commas (``cs`` is every ``cs.*``); without a period, the latest day with one.",
+            "commas (``cs`` is every ``cs.*``); without a period, the latest day with one. "
+            "404 for a category arXiv does not have.",
             examples=["cs.CL", "cs.CL+cs.LG", "cs"],
         ),
     ] = None,
@@ -79,7 +81,7 @@ def daily_papers(
     try:
         spec = categories.parse_spec(category) if category is not None else None
     except categories.SpecError as exc:
-        return api_error(422, f"category: {exc}")
+        return api_error(404 if exc.status == 404 else 422, f"category: {exc}")
     with connect(request) as conn:
         if spec is None:
             result = daily.daily_list(

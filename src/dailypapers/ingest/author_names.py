@@ -38,6 +38,7 @@ class NameKey:
     given: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=65_536)
 def fold(text: str) -> str:
     """Lower case without accents: ``Müller`` -> ``muller``, ``Łukasz`` -> ``lukasz``."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
@@ -89,11 +90,29 @@ def compatible(a: NameKey, b: NameKey) -> bool:
     return True
 
 
+def _agree(keys: list[NameKey]) -> bool:
+    """Whether every two of ``keys`` (one surname, all with given names) are compatible.
+
+    Compatibility is decided position by position, so every pair agrees exactly when, at
+    each position, the full names there are one name and every initial there is its first
+    letter (or, with no full name, every initial is the same letter): one pass, not a pass
+    per pair."""
+    for i in range(max((len(k.given) for k in keys), default=0)):
+        words = {k.given[i] for k in keys if len(k.given) > i}
+        full = {w for w in words if len(w) > 1}
+        initials = {w for w in words if len(w) == 1}
+        if len(full) > 1 or len(initials) > 1:
+            return False
+        if full and initials and not next(iter(full)).startswith(next(iter(initials))):
+            return False
+    return True
+
+
 def _ambiguous(key: NameKey, keys: Iterable[NameKey]) -> bool:
     """Whether ``key`` agrees with two names that disagree with each other (``J. Smith``
     among ``Jan Smith`` and ``Jens Smith``)."""
     agreeing = [k for k in keys if k != key and compatible(key, k)]
-    return any(not compatible(x, y) for i, x in enumerate(agreeing) for y in agreeing[i + 1 :])
+    return len(agreeing) > 1 and bool(key.given) and not _agree(agreeing)
 
 
 def group(key: NameKey, keys: Iterable[NameKey]) -> set[NameKey]:
@@ -109,14 +128,18 @@ def group(key: NameKey, keys: Iterable[NameKey]) -> set[NameKey]:
     return {key} | {k for k in candidates if compatible(key, k) and not _ambiguous(k, candidates)}
 
 
-def like_pattern(key: NameKey) -> str:
-    """A lower-case SQL ``LIKE`` pattern that every stored spelling with this surname's last
-    word matches (accented or not), for a coarse first pass in the database: letters that
-    most often carry accents in European names (vowels, c, l, n, s, z) match any one
-    character. Short surnames with fewer than two other letters fall back to the plain folded
-    spelling (so ``Lü`` is not found from ``Lu``); see docs/authors.md."""
+def like_patterns(key: NameKey) -> list[str]:
+    """Lower-case SQL ``LIKE`` patterns, any of which every stored spelling with this
+    surname's last word matches (accented or not), for a coarse first pass in the database.
+
+    Letters that most often carry accents in European names (vowels, c, l, n, s, z) match
+    any one character: ``%m____r%`` finds ``Müller`` and ``Muller``. A surname with fewer
+    than two other letters (``Li``, ``Xu``, ``Chen``) would match nearly every row that way,
+    so it is searched as written (folded) and at the end of a name (``li"``) or before the
+    comma of ``Last, First`` (``li,``): ``Lü`` is not found from ``Lu``, nor ``Li Jr.``
+    (docs/authors.md)."""
     last = key.surname.split(" ")[-1]
     loose = "".join("_" if c in "aeiouycnszl" else c for c in last)
     if sum(c != "_" for c in loose) >= 2:
-        return f"%{loose}%"
-    return f"%{last}%"
+        return [f"%{loose}%"]
+    return [f'%{last}"%', f"%{last},%"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
-from dailypapers.ingest.author_names import NameKey, fold, group, like_pattern, name_key
+from dailypapers.ingest.author_names import NameKey, fold, group, like_patterns, name_key
 from dailypapers.storage import browse, daily
 
 TOP_COAUTHORS = 20
@@ -69,24 +69,31 @@ def author_page(
     key = name_key(name)
     if key is None:
         raise BadName("an author's name needs at least one letter")
-    rows = browse.author_candidates(conn=conn, pattern=like_pattern(key))
+    rows = browse.author_candidates(conn=conn, patterns=like_patterns(key))
     last = key.surname.split(" ")[-1]
-    keyed: list[tuple[RowMapping, list[tuple[str, NameKey | None]]]] = []
+    keyed: list[tuple[RowMapping, list[NameKey]]] = []  # rows with this surname, and its keys
     spellings: dict[NameKey, Counter[str]] = {}
     for row in rows:
-        names = [(a, name_key(a) if last in fold(a) else None) for a in row["authors"]]
-        if not any(k is not None and k.surname == key.surname for _, k in names):
-            continue
-        keyed.append((row, names))
-        for raw, k in names:
-            if k is not None and k.surname == key.surname:
-                spellings.setdefault(k, Counter())[raw] += 1
+        hits = []
+        for raw in row["authors"]:
+            if not _has_word(raw, last):
+                continue
+            k = name_key(raw)
+            if k is None or k.surname != key.surname:
+                continue
+            hits.append(k)
+            counts = spellings.get(k)
+            if counts is None:
+                counts = spellings[k] = Counter()
+            counts[raw] += 1
+        if hits:
+            keyed.append((row, hits))
     members = group(key, spellings)
-    matching = [(row, names) for row, names in keyed if any(k in members for _, k in names)]
+    matching = [row for row, hits in keyed if any(k in members for k in hits)]
     if not matching:
         similar = [_spelling(c) for k, c in sorted(spellings.items(), key=_by_papers)][:10]
         return NoAuthor(name, similar)
-    ids = [row["id"] for row, _ in matching[page * limit : (page + 1) * limit]]
+    ids = [row["id"] for row in matching[page * limit : (page + 1) * limit]]
     found = daily.entries_for_papers(conn=conn, ids=ids)
     grouped: Counter[str] = Counter()
     for k in members:
@@ -102,28 +109,34 @@ def author_page(
         page=page,
         limit=limit,
         coauthors=_coauthors(matching, members),
-        categories=Counter(c for row, _ in matching for c in row["categories"]).most_common(
-            TOP_CATEGORIES
-        ),
-        per_month=_per_month([row["published_at"] for row, _ in matching]),
+        categories=Counter(
+            c for row in matching for c in browse.json_list(row["categories"])
+        ).most_common(TOP_CATEGORIES),
+        per_month=_per_month([browse.as_datetime(row["published_at"]) for row in matching]),
         others=others[:10],
     )
+
+
+def _has_word(name: str, word: str) -> bool:
+    """Whether ``word`` (folded) is in ``name``: a cheap test before the full key, folding
+    only names that are not plain ASCII."""
+    if name.isascii():
+        return word in name.lower()
+    return word in fold(name)
 
 
 def _by_papers(item: tuple[NameKey, Counter[str]]) -> tuple[int, str]:
     return -sum(item[1].values()), _spelling(item[1])
 
 
-def _coauthors(
-    matching: list[tuple[RowMapping, list[tuple[str, NameKey | None]]]], members: set[NameKey]
-) -> list[tuple[str, int]]:
+def _coauthors(matching: list[RowMapping], members: set[NameKey]) -> list[tuple[str, int]]:
     """The most frequent co-authors (spellings of one key counted together)."""
     papers: Counter[NameKey] = Counter()
     spellings: dict[NameKey, Counter[str]] = {}
-    for _, names in matching:
+    for row in matching:
         seen: set[NameKey] = set()
-        for raw, k in names:
-            k = k or name_key(raw)
+        for raw in row["authors"]:
+            k = name_key(raw)
             if k is None or k in members or k in seen:
                 continue
             seen.add(k)

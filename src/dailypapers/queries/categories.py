@@ -24,7 +24,10 @@ from dailypapers.storage import browse, daily
 
 MAX_SPEC = 200  # characters
 MAX_PARTS = browse.MAX_CATEGORIES
-_PART = re.compile(r"[A-Za-z][A-Za-z-]{0,15}(?:\.[A-Za-z][A-Za-z-]{0,15})?")
+_NAME = r"[A-Za-z][A-Za-z-]{0,15}(?:\.[A-Za-z][A-Za-z-]{0,15})?"
+_PART = re.compile(_NAME)
+# What ``parse_spec`` reads, for the API's OpenAPI (a name may still be unknown: a 404).
+SPEC_PATTERN = rf"^[+ ,]*{_NAME}(?:[+ ,]+{_NAME}){{0,{MAX_PARTS - 1}}}[+ ,]*$"
 _CANONICAL = {c.lower(): c for c in CATEGORIES}
 
 
@@ -56,10 +59,11 @@ class Spec:
 
 def parse_spec(text: str) -> Spec:
     """Read ``cs.CL+cs.LG`` (also separated by spaces or commas: a ``+`` in a query string
-    arrives as a space). Raises ``SpecError``."""
+    arrives as a space). Raises ``SpecError``: 400 for text that does not match
+    ``SPEC_PATTERN``, 404 for a well-formed name arXiv does not have."""
     if len(text) > MAX_SPEC:
         raise SpecError(f"a category list is at most {MAX_SPEC} characters", 400)
-    parts = [p for p in re.split(r"[+\s,]+", text.strip()) if p]
+    parts = [p for p in re.split(r"[+ ,]+", text) if p]
     if not parts:
         raise SpecError("name a category, such as cs.CL, or an archive, such as cs", 400)
     if len(parts) > MAX_PARTS:

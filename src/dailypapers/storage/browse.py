@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, Text, cast, exists, func, or_, select
+import orjson
+from sqlalchemy import ColumnElement, Connection, Text, cast, exists, func, or_, select, type_coerce
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.storage.schema import daily_entries, paper_categories, papers, votes
@@ -62,20 +63,43 @@ def vote_times(*, conn: Connection, paper_id: str) -> list[dt.datetime]:
     return list(conn.execute(query).scalars())
 
 
-def author_candidates(*, conn: Connection, pattern: str) -> list[RowMapping]:
-    """Id, authors, categories and publication time of visible papers whose author list, as
-    lower-case text, matches the SQL ``LIKE`` ``pattern`` (a coarse first pass; the caller
-    compares names exactly), newest first."""
+def author_candidates(*, conn: Connection, patterns: Sequence[str]) -> list[RowMapping]:
+    """Visible papers whose author list, as lower-case text, matches any of the SQL ``LIKE``
+    ``patterns`` (a coarse first pass; the caller compares names exactly), newest first: id,
+    authors, and categories and publication time unparsed (``json_list``, ``as_datetime``
+    read them for the few rows the caller keeps; a common surname has thousands)."""
     query = (
-        select(papers.c.id, papers.c.authors, papers.c.categories, papers.c.published_at)
+        select(
+            papers.c.id,
+            papers.c.authors,
+            type_coerce(papers.c.categories, Text).label("categories"),
+            type_coerce(papers.c.published_at, Text).label("published_at"),
+        )
         .where(
             papers.c.hidden.is_(False),
-            func.lower(cast(papers.c.authors, Text)).like(pattern),
+            or_(*(func.lower(cast(papers.c.authors, Text)).like(p) for p in patterns)),
         )
         .order_by(papers.c.published_at.desc(), papers.c.id.desc())
         .limit(MAX_AUTHOR_CANDIDATES)
     )
     return list(conn.execute(query).mappings())
+
+
+def json_list(value: object) -> list[str]:
+    """A JSON list column read as text by ``author_candidates`` (or already parsed)."""
+    if isinstance(value, str):
+        value = orjson.loads(value)
+    assert isinstance(value, list)
+    return value
+
+
+def as_datetime(value: object) -> dt.datetime:
+    """A UTC time column read as text by ``author_candidates`` (SQLite gives its text,
+    PostgreSQL's driver a datetime): an aware UTC datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _date(value: object) -> dt.date:

@@ -31,6 +31,16 @@ api_router = APIRouter(prefix="/api", tags=["browse"])
 
 Page = Annotated[int, Query(ge=0, le=10_000)]
 AuthorName = Annotated[str, Path(min_length=1, max_length=MAX_NAME)]
+# The JSON twin: a name without letters is nobody's (404; the page answers 400).
+ApiAuthorName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_NAME,
+        description="Any spelling of the name (``Jan Müller``, ``J. Muller``, ``Müller, Jan``)",
+        examples=["Yann LeCun"],
+    ),
+]
 SpecPath = Annotated[str, Path(min_length=1, max_length=categories.MAX_SPEC)]
 
 
@@ -150,7 +160,7 @@ def _author_json(result: authors.AuthorPage, base: str) -> dict[str, Any]:
 )
 def author_json(
     request: Request,
-    name: AuthorName,
+    name: ApiAuthorName,
     p: Annotated[int, Query(ge=0, le=10_000, description="Page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Any:
@@ -158,8 +168,9 @@ def author_json(
     with connect(request) as conn:
         try:
             result = authors.author_page(conn=conn, name=name, page=p, limit=limit)
-        except authors.BadName as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
+        except authors.BadName:  # no letters ("1234"): nobody's name
+            body = {"error": f"no paper lists {name[:80]!r} as an author", "similar": []}
+            return JSONResponse(body, status_code=404)
     if isinstance(result, authors.NoAuthor):
         body = {"error": f"no paper lists {name[:80]!r} as an author", "similar": result.similar}
         return JSONResponse(body, status_code=404)
