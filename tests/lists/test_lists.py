@@ -322,3 +322,37 @@ def test_rate_limit_on_saves(
             for _ in range(3)
         ]
     assert codes == [303, 303, 429]
+
+
+def test_export_keys_are_the_papers_own_in_few_queries(
+    make_member: Any, engine: Engine, known: dict[str, str]
+) -> None:
+    from dailypapers.ingest.pipeline import run_ingest
+    from tests.core.helpers import raw
+
+    # A second paper with the same key base as "Attention Is All You Need": its key has a suffix.
+    twin = raw("1707.00001", title="Attention Is All You Need", published="2026-06-02T12:00:00Z")
+    run_ingest(engine=engine, source="t", params={"twin": 1}, records=lambda _: [twin])
+    ada: Member = make_member("ada")
+    for paper in [*known.values(), "1707.00001"]:
+        _save(ada, paper, new_list="Keys")
+    token = _list_token(ada, "Keys")
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        bib = ada.client.get(f"/lists/{token}/export.bib").text
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) < 12  # not one query per paper
+    keys = {
+        entry.fields_dict["eprint"].value: entry.key
+        for entry in bibtexparser.parse_string(bib).entries
+    }
+    for paper, key in keys.items():
+        page = ada.client.get(f"/papers/{paper}.bib").text
+        assert page.startswith(("@misc{" + key + ",", "@article{" + key + ",")), (paper, key)
+    assert keys["1707.00001"] != keys["1706.03762"]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.queries import citations
 from dailypapers.render.references import csl_item, ris_record
+from dailypapers.storage import citations as citation_repo
 from dailypapers.storage import lists
 from dailypapers.timefmt import hf_time
 
@@ -51,8 +52,17 @@ def view(*, conn: Connection, token: str, viewer_id: int | None) -> ListView | N
 
 
 def keyed(*, conn: Connection, rows: Sequence[RowMapping]) -> list[tuple[str, RowMapping]]:
-    """Each paper with its site-wide BibTeX key (the key its ``.bib`` page uses)."""
-    return [(citations.citation_key(conn=conn, row=row), row) for row in rows]
+    """Each paper with its site-wide BibTeX key (the key its ``.bib`` page uses): one query
+    for the papers that keep their bare key base (nearly all), ``citation_key`` for others."""
+    bases = [citations.base_of(row) for row in rows]
+    sharing = citation_repo.sharing_bases(conn=conn, bases=bases)
+    keys = []
+    for base, row in zip(bases, rows, strict=True):
+        first = sharing.get(base, [])
+        keys.append(
+            base if first[:1] == [row["id"]] else citations.citation_key(conn=conn, row=row)
+        )
+    return list(zip(keys, rows, strict=True))
 
 
 def bibtex(entries: Sequence[tuple[str, RowMapping]]) -> str:

@@ -26,3 +26,18 @@ def bases_among(*, conn: Connection, keys: Sequence[str]) -> set[str]:
         return set()
     query = select(papers.c.cite_key).where(papers.c.cite_key.in_(list(keys))).distinct()
     return {key for key in conn.execute(query).scalars() if key is not None}
+
+
+def sharing_bases(*, conn: Connection, bases: Sequence[str]) -> dict[str, list[str]]:
+    """``sharing_base`` for many bases at once (a list's export): base to ids, oldest first."""
+    found: dict[str, list[str]] = {}
+    unique = list(dict.fromkeys(bases))
+    for start in range(0, len(unique), 500):
+        query = (
+            select(papers.c.cite_key, papers.c.id)
+            .where(papers.c.cite_key.in_(unique[start : start + 500]))
+            .order_by(papers.c.published_at, papers.c.id)
+        )
+        for base, paper_id in conn.execute(query):
+            found.setdefault(base, []).append(paper_id)
+    return found
