@@ -248,3 +248,31 @@ def test_start_import_directly(engine: Engine, make_member: Any, known: dict[str
         assert row is not None and row["status"] == "done" and row["matched"] == 1
         assert library.import_payload(conn=conn, import_id=import_id) is None
         assert len(library.imported_entries(conn=conn, user_id=ada.id)) == 1
+
+
+def test_an_import_whose_server_restarted_is_resumed_once(
+    make_member: Any, engine: Engine, known: dict[str, str]
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from dailypapers.storage.schema import library_imports
+
+    ada: Member = make_member("ada")
+    # Queued on a server that stopped before running it.
+    import_id = start_import(engine, user_id=ada.id, filename="x.txt", payload=b"1706.03762")
+    worker = _manual(ada, engine)
+    assert "Waiting to start" in ada.client.get(f"/lists/imports/{import_id}").text
+    assert worker.queued == []  # fresh: its own worker may still come
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with engine.begin() as conn:
+        conn.execute(update(library_imports).values(updated_at=old))
+    ada.client.get(f"/lists/imports/{import_id}")
+    ada.client.get(f"/lists/imports/{import_id}")
+    assert worker.queued == [import_id, import_id]
+    worker.run()  # the second run finds it claimed and does nothing
+    with engine.connect() as conn:
+        assert len(library.imported_entries(conn=conn, user_id=ada.id)) == 1
+        assert len(lists.user_lists(conn=conn, user_id=ada.id)) == 1
+    assert ada.client.get(f"/lists/imports/{import_id}.json").json()["status"] == "done"

@@ -1,11 +1,14 @@
 """Importing an uploaded library in the background, with progress a page can show.
 
-``start_import`` stores the upload and returns at once; ``run_import`` (run by
+``start_import`` stores the upload (in the database, so any node's worker can run it) and
+returns at once; ``run_import`` (run by
 ``ImportWorker``'s one background thread, or called directly) parses it, matches it in
 batches of ``BATCH`` references, and after each batch commits the entries and the progress
 (``processed`` of ``total``), so a 10,000-reference file never blocks a page and the progress
 page shows it moving. Matched papers go to a new private list named after the file. The
 upload is dropped once parsed. Any failure ends the import as ``failed`` with a message.
+A worker claims an import atomically (queued -> running), so an import queued on a server
+that restarted can be handed to another worker (the progress page does) and runs once.
 """
 
 from __future__ import annotations
@@ -77,11 +80,13 @@ def _fail(engine: Engine, import_id: int, message: str) -> None:
 
 
 def _run(engine: Engine, import_id: int, progress: Callable[[int, int], None] | None) -> None:
-    with engine.connect() as conn:
+    with write_transaction(engine) as conn:
+        if not library.claim_import(conn=conn, import_id=import_id):
+            return  # done, failed, or another worker's
         row = library.get_import(conn=conn, import_id=import_id)
         payload = library.import_payload(conn=conn, import_id=import_id)
-    if row is None or row["status"] != "queued" or payload is None:
-        return
+    if row is None or payload is None:
+        raise LibraryError("The uploaded file is gone; upload it again.")
     parsed = parse(payload)
     references = parsed.references
     user_id = row["user_id"]
@@ -93,7 +98,6 @@ def _run(engine: Engine, import_id: int, progress: Callable[[int, int], None] | 
         library.update_import(
             conn=conn,
             import_id=import_id,
-            status="running",
             format=parsed.format,
             total=len(references),
             list_id=list_id,

@@ -86,6 +86,26 @@ def update_import(*, conn: Connection, import_id: int, **values: Any) -> None:
     )
 
 
+def claim_import(*, conn: Connection, import_id: int) -> bool:
+    """Mark a queued import running; False when it is not queued (another worker has it)."""
+    result = conn.execute(
+        update(library_imports)
+        .where(library_imports.c.id == import_id, library_imports.c.status == "queued")
+        .values(status="running", updated_at=_now())
+    )
+    return result.rowcount == 1
+
+
+def stale_queued(*, conn: Connection, user_id: int, before: dt.datetime) -> list[int]:
+    """The user's imports still queued since before ``before`` (their server restarted)."""
+    query = select(library_imports.c.id).where(
+        library_imports.c.user_id == user_id,
+        library_imports.c.status == "queued",
+        library_imports.c.updated_at < before,
+    )
+    return list(conn.execute(query).scalars())
+
+
 def delete_import(*, conn: Connection, import_id: int) -> None:
     """Forget an import and its entries (the list it filled stays)."""
     conn.execute(delete(library_imports).where(library_imports.c.id == import_id))

@@ -9,6 +9,7 @@ and a user has at most ``MAX_ACTIVE`` imports waiting or running.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass
 from typing import Annotated
@@ -29,6 +30,7 @@ from dailypapers.web.params import PathId
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False)
+STALE = dt.timedelta(minutes=2)  # a queued import this old lost its worker
 
 
 @dataclass(slots=True, frozen=True)
@@ -94,6 +96,15 @@ def upload(
     return redirect(f"/lists/imports/{import_id}")
 
 
+def _resume_stale(request: Request, user_id: int) -> None:
+    """Hand imports queued for over ``STALE`` (their server stopped) to this worker."""
+    before = dt.datetime.now(dt.UTC) - STALE
+    with connect(request) as conn:
+        stale = library.stale_queued(conn=conn, user_id=user_id, before=before)
+    for import_id in stale:
+        worker(request).submit(import_id)
+
+
 def _import(request: Request, import_id: int) -> Imported | Response:
     user = current_user(request)
     if user is None:
@@ -124,6 +135,8 @@ def progress(request: Request, import_id: PathId) -> Response:
     found = _import(request, import_id)
     if isinstance(found, Response):
         return found
+    if found.row["status"] == "queued":
+        _resume_stale(request, found.row["user_id"])
     context = {
         "title": "Library import",
         "imp": found.row,
