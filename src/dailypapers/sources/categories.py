@@ -43,7 +43,7 @@ def unknown_category(name: str) -> str | None:
 
 # Names as arXiv gives them in its category taxonomy (https://arxiv.org/category_taxonomy,
 # the "Category Taxonomy" page of arxiv.org, read 2026), archives first, then categories.
-_NAMES = {
+NAMES = {
     "cs": "Computer Science",
     "econ": "Economics",
     "eess": "Electrical Engineering and Systems Science",
@@ -216,7 +216,7 @@ _NAMES = {
 def category_name(code: str) -> str:
     """The English name arXiv gives ``code`` (``cs.CL``: "Computation and Language"); the code
     itself for names arXiv does not list (old or retired categories stored with a paper)."""
-    return _NAMES.get(code, code)
+    return NAMES.get(code, code)
 
 
 def archive_of(code: str) -> str:

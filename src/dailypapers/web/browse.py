@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import Connection
+from sqlalchemy.engine import RowMapping
 
 from dailypapers.api import shapes
 from dailypapers.api.responses import OrjsonResponse
@@ -18,7 +20,7 @@ from dailypapers.ingest.author_names import MAX_NAME
 from dailypapers.queries import authors, categories
 from dailypapers.queries.daily import TRENDING_SPANS, DailyList
 from dailypapers.queries.periods import PeriodError, parse_period
-from dailypapers.sources.categories import _NAMES, ARCHIVES, archive_of, category_name
+from dailypapers.sources.categories import ARCHIVES, NAMES, archive_of, category_name
 from dailypapers.storage import browse as browse_storage
 from dailypapers.storage import community
 from dailypapers.web import charts
@@ -69,13 +71,13 @@ def per_day_chart(points: list[tuple[dt.date, int]], title: str) -> charts.Chart
     )
 
 
-def home_chart(conn: Any, listing: DailyList) -> charts.Chart:
+def home_chart(conn: Connection, listing: DailyList) -> charts.Chart:
     """The home page's chart: papers per day over the 30 days up to the day shown."""
     points = categories.papers_per_day(conn=conn, end=listing.period.end)
     return per_day_chart(points, "Papers per day, last 30 days")
 
 
-def votes_chart(conn: Any, row: Any) -> charts.Chart | None:
+def votes_chart(conn: Connection, row: RowMapping) -> charts.Chart | None:
     """A paper's upvotes over time (None while it has none): stored votes by the day they
     were cast; upvotes imported without a time count from the day it was listed."""
     times = browse_storage.vote_times(conn=conn, paper_id=row["id"])
@@ -194,7 +196,7 @@ def _spec_or_error(request: Request, text: str) -> categories.Spec | Response:
 def category_index(request: Request) -> Response:
     """Every arXiv archive and category, by name, each linked to its page."""
     groups: dict[str, list[tuple[str, str]]] = {a: [] for a in sorted(ARCHIVES)}
-    for code, name in _NAMES.items():
+    for code, name in NAMES.items():
         if code not in ARCHIVES:
             groups[archive_of(code)].append((code, name))
     return page(request, "categories.html", {"title": "Categories", "groups": groups})
