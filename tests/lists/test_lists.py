@@ -356,3 +356,23 @@ def test_export_keys_are_the_papers_own_in_few_queries(
         page = ada.client.get(f"/papers/{paper}.bib").text
         assert page.startswith(("@misc{" + key + ",", "@article{" + key + ",")), (paper, key)
     assert keys["1707.00001"] != keys["1706.03762"]
+
+
+def test_list_addresses_stay_out_of_the_access_log(
+    make_member: Any, client: TestClient, known: dict[str, str], caplog: Any
+) -> None:
+    import logging
+
+    ada: Member = make_member("ada")
+    _save(ada, known["attention"], new_list="Secret")
+    token = _list_token(ada, "Secret")
+    data = {"csrf_token": ada.csrf(), "name": "Secret", "visibility": "unlisted"}
+    ada.client.post(f"/lists/{token}/edit", data=data)
+    caplog.set_level(logging.INFO, logger="dailypapers.access")
+    for path in (f"/lists/{token}", f"/lists/{token}.json", f"/api/lists/{token}"):
+        assert client.get(path).status_code == 200
+    assert ada.client.get("/lists/import").status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "dailypapers.access"]
+    assert len(lines) == 4 and all(token not in line for line in lines)
+    assert any("/lists/[redacted].json" in line for line in lines)
+    assert any("/lists/import" in line for line in lines)

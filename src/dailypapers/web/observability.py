@@ -33,8 +33,9 @@ _PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Query parameters whose values never reach a log line (links in mail carry signed tokens).
 _SECRET_PARAM = re.compile(r"(^|&)([^=&]*(?:token|key|password|secret|sig|code)[^=&]*)=[^&]*", re.I)
-# Path segments that are secrets: a private feed link's token (feeds/tokens.py).
-_SECRET_PATH = re.compile(r"^(/feeds/personal/)[^/.]+")
+# Path segments that are secrets: a private feed link's token (feeds/tokens.py), and a
+# reading list's token (an unlisted list's address is its secret: web/lists.py).
+_SECRET_PATH = re.compile(r"^(/feeds/personal/|/(?:api/)?lists/(?!imports?(?:/|$)))[^/.]+")
 SEARCH_ROUTES = frozenset({"/search", "/api/papers/search"})
 SEARCH_MODES = frozenset({"hybrid", "keyword", "semantic"})
 Labels = tuple[str, ...]
