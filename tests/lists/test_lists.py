@@ -305,6 +305,19 @@ def test_forms_need_csrf_and_bad_input_is_4xx(
     ada.client.post("/lists", data={"csrf_token": token, "name": "Twice"})
     again = ada.client.post("/lists", data={"csrf_token": token, "name": "Twice"})
     assert again.status_code == 409
+    # Every owner's form needs the token too.
+    mine = _list_token(ada, "Twice")
+    for action, data in [
+        ("edit", {"name": "Renamed", "visibility": "public"}),
+        ("note", {"paper": paper, "note": "x"}),
+        ("delete", {}),
+    ]:
+        response = ada.client.post(f"/lists/{mine}/{action}", data=data)
+        assert response.status_code == 403, action
+        forged = ada.client.post(f"/lists/{mine}/{action}", data={**data, "csrf_token": "forged"})
+        assert forged.status_code == 403, action
+    assert ada.client.get(f"/lists/{mine}").status_code == 200  # still there, unchanged
+    assert ada.client.post("/settings/delete", data={"password": "x"}).status_code == 403
 
 
 def test_rate_limit_on_saves(
