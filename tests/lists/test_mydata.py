@@ -10,10 +10,11 @@ import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from dailypapers.storage import subscriptions
+from dailypapers.storage import follows, subscriptions
 from dailypapers.storage.schema import (
     api_tokens,
     comments,
+    metadata,
     papers,
     reading_lists,
     sessions,
@@ -58,6 +59,10 @@ def _activity(member: Member, engine: Engine, known: dict[str, str], api_token: 
             period="daily",
             trending_count=5,
         )
+        # After the subscription: a member's digest preferences are their follows.
+        follows.add(conn=conn, user_id=member.id, kind="category", value="cs.CL")
+        follows.add(conn=conn, user_id=member.id, kind="author", value="Yann LeCun")
+        follows.mark_not_interested(conn=conn, user_id=member.id, paper_id=known["gpt3"])
     return str(api_token(member.id))
 
 
@@ -81,6 +86,11 @@ def test_download_everything_without_secrets(
     (imported,) = data["imported_libraries"]
     assert [e["doi"] for e in imported["entries"]] == [None, "10.1000/not-here"]
     assert data["subscriptions"][0]["email"] == ada.email
+    assert {(f["kind"], f["value"]) for f in data["follows"]} == {
+        ("category", "cs.CL"),
+        ("author", "Yann LeCun"),
+    }
+    assert [n["paper_id"] for n in data["other"]["not_interested"]] == [known["gpt3"]]
     assert data["api_tokens"][0]["name"] == "test"
     assert data["sessions"] and "id" not in data["sessions"][0]
     text = response.text
@@ -158,6 +168,10 @@ def test_delete_account_anonymising(
         ("First!", "[deleted]"),
     ]
     assert after["votes"] == 0 and after["lists"] == 0 and after["tokens"] == 0
+    with engine.connect() as conn:
+        for table in ("follows", "not_interested", "library_entries", "feed_tokens"):
+            rows = conn.execute(select(func.count()).select_from(metadata.tables[table]))
+            assert rows.scalar_one() == 0, table
     assert after["subs"] == 0
     assert after["sessions"] == 1  # bob's only
     # The browser is logged out, the API token no longer works, the name is free.
