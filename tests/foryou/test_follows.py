@@ -51,7 +51,7 @@ def test_follow_members_and_the_profile_button(make_member: Any, engine: Engine)
     assert _follow(ada, "user", "BOB").status_code == 303
     with engine.connect() as conn:
         assert repo.of_user(conn=conn, user_id=ada.id)["user"] == ["bob"]
-    assert _follow(ada, "user", "ada").status_code == 422  # not yourself
+    assert _follow(ada, "user", "ada").status_code == 409  # not yourself
     assert _follow(ada, "user", "nobody-here").status_code == 404
     assert "Following" in ada.client.get("/users/bob").text
     assert bob.client.get("/users/bob").text.count('data-follow="user:bob"') == 0
@@ -189,3 +189,23 @@ def test_follow_rate_limit(
         assert client.post("/api/follows", json=body, headers=auth).status_code == 201
     limited = client.post("/api/follows", json={"kind": "category", "value": "cs.AI"}, headers=auth)
     assert limited.status_code == 429 and "retry-after" in limited.headers
+
+
+def test_follows_per_kind_are_bounded(
+    make_member: Any, api_token: Any, client: TestClient, engine: Engine
+) -> None:
+    from dailypapers.community.follows import MAX_PER_KIND
+
+    ada = make_member("ada")
+    with engine.begin() as conn:
+        for n in range(MAX_PER_KIND):
+            repo.add(conn=conn, user_id=ada.id, kind="keyword", value=f"word {n}")
+    auth = {"Authorization": f"Bearer {api_token(ada.id)}"}
+    refused = client.post(
+        "/api/follows", json={"kind": "keyword", "value": "one more"}, headers=auth
+    )
+    assert refused.status_code == 409 and "at most" in refused.json()["error"]
+    assert _follow(ada, "keyword", "one more").status_code == 409
+    # Other kinds are not affected.
+    made = client.post("/api/follows", json={"kind": "author", "value": "Ada"}, headers=auth)
+    assert made.status_code == 201

@@ -26,12 +26,41 @@ router = APIRouter(prefix="/api", tags=["follows"])
 FollowKind = Literal["category", "author", "keyword", "user"]
 
 
-class FollowIn(BaseModel):
-    """A follow: its kind and value (a category such as cs.CL, a name, a keyword, a
-    username)."""
+# Printable text with at least one non-space character (the same rule as ``actions.check``).
+TEXT = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
-    kind: FollowKind
-    value: str = Field(min_length=1, max_length=200)
+
+class CategoryFollow(BaseModel):
+    """Follow an arXiv category (cs.CL) or a whole archive (cs)."""
+
+    kind: Literal["category"]
+    value: str = Field(max_length=32, pattern=actions.CATEGORY.pattern, examples=["cs.CL"])
+
+
+class AuthorFollow(BaseModel):
+    """Follow an author by name (spaces collapsed, case folded when compared)."""
+
+    kind: Literal["author"]
+    value: str = Field(max_length=100, pattern=TEXT, examples=["Grace Hopper"])
+
+
+class KeywordFollow(BaseModel):
+    """Follow a word or phrase in titles and abstracts."""
+
+    kind: Literal["keyword"]
+    value: str = Field(max_length=60, pattern=TEXT, examples=["diffusion"])
+
+
+class MemberFollow(BaseModel):
+    """Follow a member's submissions, by username (404 if there is none)."""
+
+    kind: Literal["user"]
+    value: str = Field(max_length=40, pattern=r"^\S+$", examples=["ada"])
+
+
+FollowIn = Annotated[
+    CategoryFollow | AuthorFollow | KeywordFollow | MemberFollow, Field(discriminator="kind")
+]
 
 
 class FollowsOut(BaseModel):
@@ -50,6 +79,25 @@ class FollowOut(BaseModel):
     value: str
     following: bool
     changed: bool
+
+
+class PickOut(BaseModel):
+    """One For you pick: the paper, why it was picked (strongest first), its score."""
+
+    paper: shapes.PaperOut
+    reasons: list[str]
+    score: float
+
+
+class ForYouOut(BaseModel):
+    """For you: the window (first and last listing day), whether it ran on follows alone
+    (no liked papers yet), how many liked papers it learned from, and the picks."""
+
+    start: str
+    end: str
+    coldStart: bool  # noqa: N815 - HF-style field name
+    positives: int
+    items: list[PickOut]
 
 
 class NotInterestedOut(BaseModel):
@@ -77,7 +125,7 @@ def list_follows(request: Request, user: User) -> Any:
     status_code=201,
     summary="Follow a category, author, keyword or member (idempotent)",
     response_model=FollowOut,
-    responses=shapes.errors(400, 401, 403, 404, 422, 429),
+    responses=shapes.errors(400, 401, 403, 404, 409, 422, 429),
 )
 def add_follow(payload: FollowIn, request: Request, user: User) -> Any:
     """Follow something; following it again changes nothing."""
@@ -108,6 +156,7 @@ def remove_follow(
 @router.get(
     "/for-you",
     summary="Your For you picks",
+    response_model=ForYouOut,
     responses=shapes.errors(401, 403, 422, 429),
 )
 def for_you(

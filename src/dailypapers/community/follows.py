@@ -47,10 +47,11 @@ def follow(engine: Engine, user: RowMapping | None, kind: str, value: str) -> bo
             if target is None:
                 raise ActionError(f"No member called {value!r}.", 404)
             if int(target["id"]) == int(user["id"]):
-                raise ActionError("You cannot follow yourself.", 422)
+                raise ActionError("You cannot follow yourself.", 409)
             value = str(target["username"])
         if repo.count(conn=conn, user_id=int(user["id"]), kind=kind) >= MAX_PER_KIND:
-            raise ActionError(f"Follow at most {MAX_PER_KIND} {LABELS[kind]}.", 422)
+            # 409: the request is fine, the member's state refuses it (unfollow something).
+            raise ActionError(f"Follow at most {MAX_PER_KIND} {LABELS[kind]}.", 409)
         return repo.add(conn=conn, user_id=int(user["id"]), kind=kind, value=value)
 
 
