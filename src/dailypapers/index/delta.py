@@ -39,6 +39,9 @@ from dailypapers.storage import delta as repo
 OVERLAP = dt.timedelta(minutes=2)
 # Most papers one delta holds (the runner rebuilds the base long before: index_rebuild_delta).
 MAX_PAPERS = 50_000
+# Most changes (id and time only) read per refresh: right after a bulk ingest and a build,
+# the overlap before the watermark holds every paper of that ingest.
+MAX_SCANNED = 500_000
 
 log = logging.getLogger(__name__)
 
@@ -271,35 +274,49 @@ class LiveDelta:
         since = self._seen - OVERLAP
         model = snapshot.model if snapshot.vectors is not None else None
         with engine.connect() as conn:
-            rows = repo.changed_since(conn=conn, since=since, model=model, limit=MAX_PAPERS)
+            changes = repo.changes_since(conn=conn, since=since, limit=MAX_SCANNED)
+            wanted, changed = self._wanted(changes, snapshot, watermark)
+            rows = repo.rows_of(conn=conn, ids=wanted, model=model)
             unvectored = [pid for pid, r in self._rows.items() if model and r["vector"] is None]
             vectors = repo.vectors_of(conn=conn, ids=unvectored, model=model) if model else {}
-        changed = self._docs is None
-        # What the base read already (changed before its watermark) is not searched twice.
-        in_base = snapshot.positions([r["id"] for r in rows]) >= 0
-        for row, known in zip(rows, in_base.tolist(), strict=True):
-            if known and row["modified_at"] <= watermark:
-                continue
-            old = self._rows.get(row["id"])
-            if row["hidden"]:
-                changed = changed or old is not None
-                self._rows.pop(row["id"], None)
-                continue
-            if old is None or old["modified_at"] != row["modified_at"] or _gained(old, row):
+        changed = changed or self._docs is None or bool(rows)
+        for row in rows:
+            if not row["hidden"]:
                 self._rows[row["id"]] = row
-                changed = True
-            self._seen = max(self._seen, row["modified_at"])
         for pid, vector in vectors.items():
             self._rows[pid] = _with_vector(self._rows[pid], vector)
             changed = True
-        if len(rows) >= MAX_PAPERS:
-            log.warning("search delta: %d+ papers since the base build; run `index`", MAX_PAPERS)
+        if changes:
+            self._seen = max(self._seen, changes[0][1])
         if changed:
             ordered = sorted(self._rows.values(), key=lambda r: r["id"])
             dim = snapshot.vectors.shape[1] if model and snapshot.vectors is not None else None
             assert self._stats is not None
             self._docs = DeltaDocs(ordered, self._analyse(ordered), self._stats, dim)
         return len(self._rows)
+
+    def _wanted(
+        self,
+        changes: list[tuple[str, dt.datetime, bool]],
+        snapshot: Snapshot,
+        watermark: dt.datetime,
+    ) -> tuple[list[str], bool]:
+        """Ids to fetch (changed, not in the base as they are, not held as they are), the
+        latest first and at most ``MAX_PAPERS``; and whether a hidden paper left the delta."""
+        in_base = snapshot.positions([pid for pid, _, _ in changes]) >= 0
+        wanted: list[str] = []
+        dropped = False
+        for (pid, modified, hidden), known in zip(changes, in_base.tolist(), strict=True):
+            if known and modified <= watermark:
+                continue  # the base read it as it is
+            held = self._rows.get(pid)
+            if hidden:
+                dropped = dropped or self._rows.pop(pid, None) is not None
+            elif held is None or held["modified_at"] != modified:
+                wanted.append(pid)
+        if len(wanted) > MAX_PAPERS or len(self._rows) > MAX_PAPERS:
+            log.warning("search delta: %d+ papers since the base build; run `index`", MAX_PAPERS)
+        return wanted[:MAX_PAPERS], dropped
 
     def _analyse(self, rows: Sequence[Any]) -> list[Analysed]:
         """Analysed forms of ``rows``, from the previous refresh where unchanged."""
@@ -314,10 +331,6 @@ class LiveDelta:
             kept[key] = found
         self._analysed = kept
         return list(kept.values())
-
-
-def _gained(old: RowMapping, new: RowMapping) -> bool:
-    return old.get("vector") is None and new.get("vector") is not None
 
 
 def _with_vector(row: RowMapping, vector: npt.NDArray[np.float32]) -> Any:

@@ -24,12 +24,29 @@ def latest_change(*, conn: Connection) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-def changed_since(
-    *, conn: Connection, since: dt.datetime, model: str | None, limit: int
-) -> list[RowMapping]:
-    """Papers changed at or after ``since`` (hidden ones too: the delta drops them), oldest
-    change first, with the vector of ``model`` when one is stored (else ``vector`` is None)."""
-    vector = embeddings.c.vector if model else None
+def changes_since(
+    *, conn: Connection, since: dt.datetime, limit: int
+) -> list[tuple[str, dt.datetime, bool]]:
+    """(id, modified_at, hidden) of papers changed at or after ``since``, the latest first:
+    cheap rows, so the delta fetches in full only what its base does not hold already."""
+    rows = conn.execute(
+        select(papers.c.id, papers.c.modified_at, papers.c.hidden)
+        .where(papers.c.modified_at >= since)
+        .order_by(papers.c.modified_at.desc(), papers.c.id)
+        .limit(limit)
+    ).all()
+    return [(row.id, _aware(row.modified_at), bool(row.hidden)) for row in rows]
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def rows_of(*, conn: Connection, ids: Sequence[str], model: str | None) -> list[RowMapping]:
+    """What the delta indexes of papers ``ids``, with the vector of ``model`` when one is
+    stored (else ``vector`` is None)."""
     columns = [
         papers.c.id,
         papers.c.title,
@@ -40,19 +57,20 @@ def changed_since(
         papers.c.modified_at,
         papers.c.hidden,
     ]
-    query = select(*columns, *([vector.label("vector")] if vector is not None else []))
-    if model:
-        query = query.select_from(
-            papers.outerjoin(
-                embeddings, and_(embeddings.c.paper_id == papers.c.id, embeddings.c.model == model)
+    found: list[RowMapping] = []
+    for start in range(0, len(ids), 1000):
+        chunk = list(ids[start : start + 1000])
+        if model:
+            query = select(*columns, embeddings.c.vector.label("vector")).select_from(
+                papers.outerjoin(
+                    embeddings,
+                    and_(embeddings.c.paper_id == papers.c.id, embeddings.c.model == model),
+                )
             )
-        )
-    query = (
-        query.where(papers.c.modified_at >= since)
-        .order_by(papers.c.modified_at, papers.c.id)
-        .limit(limit)
-    )
-    return list(conn.execute(query).mappings())
+        else:
+            query = select(*columns)
+        found.extend(conn.execute(query.where(papers.c.id.in_(chunk))).mappings())
+    return found
 
 
 def count_since(*, conn: Connection, since: dt.datetime) -> int:
