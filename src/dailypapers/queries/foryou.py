@@ -121,6 +121,9 @@ def _window(conn: Connection, start: dt.date, end: dt.date) -> _Window:
     for i, row in enumerate(rows):
         if row["id"] in vectors:
             matrix[i] = vectors[row["id"]]
+    # Held at unit length: each member's scoring then skips normalising the window.
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = (matrix / np.maximum(norms, 1e-9)).astype(np.float32)
     candidates = [
         foryou.Candidate(
             id=str(row["id"]),
@@ -163,7 +166,7 @@ def for_you(
         negative_vectors=np.stack(negatives) if negatives else None,
         excluded=frozenset(disliked) | {p for p, _ in sources},
     )
-    picks = foryou.recommend(profile, window.candidates, window.matrix, limit=limit)
+    picks = foryou.recommend(profile, window.candidates, window.matrix, limit=limit, unit=True)
     by_id = {row["id"]: row for row in window.rows}
     return ForYou(
         items=[Item(by_id[p.id], p.reasons, p.score) for p in picks],

@@ -182,9 +182,11 @@ def recommend(
     limit: int = 50,
     weights: Weights = WEIGHTS,
     seed: int = 0,
+    unit: bool = False,
 ) -> list[Pick]:
     """The ``limit`` best candidates for ``profile`` (``vectors``: one row per candidate,
-    zeros where a paper has no vector), each with its reasons."""
+    zeros where a paper has no vector; ``unit``: already of length 1, as callers that hold
+    them between members keep them), each with its reasons."""
     n = len(candidates)
     if n == 0 or profile.empty:
         return []
@@ -201,8 +203,10 @@ def recommend(
     has_vectors = vectors.ndim == 2 and vectors.shape[1] > 0
     if pos is not None and len(pos) and has_vectors:
         pos = _unit(pos[:MAX_POSITIVES])
-        cand = _unit(vectors)
-        known = np.linalg.norm(vectors, axis=1) > 0
+        squares = np.einsum("ij,ij->i", vectors, vectors)
+        known = squares > 0
+        cand = vectors if unit else (vectors / np.sqrt(np.maximum(squares, 1e-18))[:, None])
+        cand = cand.astype(np.float32, copy=False)
         sims = cand @ pos.T
         nearest = sims.argmax(axis=1)
         best = sims.max(axis=1).astype(np.float64)
@@ -216,7 +220,7 @@ def recommend(
             else np.zeros((0, cand.shape[1]), dtype=np.float32)
         )
         beta = train(pos, neg, back)
-        model = cand.astype(np.float64) @ beta[:-1] + beta[-1]
+        model = (cand @ beta[:-1].astype(np.float32)).astype(np.float64) + beta[-1]
         score += weights.model * _z(model) + weights.similar * _z(best)
         if len(neg):
             disliked = (cand @ neg.T).max(axis=1).astype(np.float64)
