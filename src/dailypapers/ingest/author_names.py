@@ -27,6 +27,7 @@ _PARTICLES = frozenset(
 )
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 MAX_NAME = 200  # characters of a name worth reading
+MAX_SURNAME = 200  # characters of a folded surname stored and looked up
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +129,8 @@ def group(key: NameKey, keys: Iterable[NameKey]) -> set[NameKey]:
     return {key} | {k for k in candidates if compatible(key, k) and not _ambiguous(k, candidates)}
 
 
-def like_patterns(key: NameKey) -> list[str]:
-    """Lower-case SQL ``LIKE`` patterns, any of which every stored spelling with this
-    surname's last word matches (accented or not), for a coarse first pass in the database.
-
-    Letters that most often carry accents in European names (vowels, c, l, n, s, z) match
-    any one character: ``%m____r%`` finds ``Müller`` and ``Muller``. A surname with fewer
-    than two other letters (``Li``, ``Xu``, ``Chen``) would match nearly every row that way,
-    so it is searched as written (folded) and at the end of a name (``li"``) or before the
-    comma of ``Last, First`` (``li,``): ``Lü`` is not found from ``Lu``, nor ``Li Jr.``
-    (docs/authors.md)."""
-    last = key.surname.split(" ")[-1]
-    loose = "".join("_" if c in "aeiouycnszl" else c for c in last)
-    if sum(c != "_" for c in loose) >= 2:
-        return [f"%{loose}%"]
-    return [f'%{last}"%', f"%{last},%"]
+def surname_key(name: str) -> str | None:
+    """The folded surname stored and looked up for ``name`` (``Müller, Jan`` -> ``muller``),
+    None for a name without letters."""
+    key = name_key(name)
+    return key.surname[:MAX_SURNAME] if key is not None else None

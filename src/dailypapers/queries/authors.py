@@ -1,9 +1,9 @@
 """Author pages: every visible paper by one author (name variants grouped by the rule in
 ingest/author_names.py and docs/authors.md), with co-authors, categories and papers per month.
 
-One function behind ``/authors/{name}`` and ``/api/authors/{name}``. It costs two queries
-whatever the number of papers: a coarse first pass over author lists in the database (a
-``LIKE`` on the surname), then the page's rows; names are compared exactly in Python.
+One function behind ``/authors/{name}`` and ``/api/authors/{name}``. It costs three queries
+whatever the number of papers: the spellings stored under the folded surname (an indexed
+lookup in ``paper_authors``), the papers of the spellings grouped, and the page's rows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
-from dailypapers.ingest.author_names import NameKey, fold, group, like_patterns, name_key
+from dailypapers.ingest.author_names import MAX_SURNAME, NameKey, group, name_key
 from dailypapers.storage import browse, daily
 
 TOP_COAUTHORS = 20
@@ -69,28 +69,18 @@ def author_page(
     key = name_key(name)
     if key is None:
         raise BadName("an author's name needs at least one letter")
-    rows = browse.author_candidates(conn=conn, patterns=like_patterns(key))
-    last = key.surname.split(" ")[-1]
-    keyed: list[tuple[RowMapping, list[NameKey]]] = []  # rows with this surname, and its keys
+    surname = key.surname[:MAX_SURNAME]
     spellings: dict[NameKey, Counter[str]] = {}
-    for row in rows:
-        hits = []
-        # The cheap test inline (a row has a dozen names; a common surname, 15,000 rows).
-        for raw in [
-            a for a in row["authors"] if last in a.lower() or (not a.isascii() and last in fold(a))
-        ]:
-            k = name_key(raw)
-            if k is None or k.surname != key.surname:
-                continue
-            hits.append(k)
+    for raw in browse.surname_names(conn=conn, surname=surname):
+        k = name_key(raw)
+        if k is not None:
             counts = spellings.get(k)
             if counts is None:
                 counts = spellings[k] = Counter()
             counts[raw] += 1
-        if hits:
-            keyed.append((row, hits))
     members = group(key, spellings)
-    matching = [row for row, hits in keyed if any(k in members for k in hits)]
+    names = [raw for k in members for raw in spellings.get(k, ())]
+    matching = browse.papers_by_names(conn=conn, surname=surname, names=names) if names else []
     if not matching:
         similar = [_spelling(c) for k, c in sorted(spellings.items(), key=_by_papers)][:10]
         return NoAuthor(name, similar)

@@ -1,5 +1,6 @@
-"""Browsing by category and by author, and the counts charts draw (papers per day, votes per
-day). Each function is one statement whatever the number of papers it covers."""
+"""Browsing by category and by author (the ``paper_authors`` rows written with each paper),
+and the counts charts draw (papers per day, votes per day). Each function is one statement
+whatever the number of papers it covers."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import datetime as dt
 from collections.abc import Sequence
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Text, cast, exists, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, exists, func, or_, select
 from sqlalchemy.engine import RowMapping
 
-from dailypapers.storage.schema import daily_entries, paper_categories, papers, votes
+from dailypapers.ingest.author_names import surname_key
+from dailypapers.storage.schema import daily_entries, paper_authors, paper_categories, papers, votes
 
 MAX_CATEGORIES = 10
-MAX_AUTHOR_CANDIDATES = 50_000  # rows a name's first pass may read (a ceiling, not a page)
 
 
 def in_categories(
@@ -63,30 +64,46 @@ def vote_times(*, conn: Connection, paper_id: str) -> list[dt.datetime]:
     return list(conn.execute(query).scalars())
 
 
-def author_candidates(*, conn: Connection, patterns: Sequence[str]) -> list[RowMapping]:
-    """Visible papers whose author list, as lower-case text, matches any of the SQL ``LIKE``
-    ``patterns`` (a coarse first pass; the caller compares names exactly), newest first: id,
-    authors, and categories and publication time unparsed (``json_list``, ``as_datetime``
-    read them for the few rows the caller keeps; a common surname has thousands)."""
+def author_rows(paper_id: str, authors: Sequence[str]) -> list[dict[str, object]]:
+    """The ``paper_authors`` rows of one paper: each author with a letter in their name, with
+    its position and folded surname."""
+    rows: list[dict[str, object]] = []
+    for position, name in enumerate(authors):
+        surname = surname_key(name)
+        if surname:
+            rows.append(
+                {"paper_id": paper_id, "position": position, "name": name, "surname": surname}
+            )
+    return rows
+
+
+def surname_names(*, conn: Connection, surname: str) -> list[str]:
+    """Every author name written on a visible paper with this folded surname, once per paper
+    that writes it (the spellings an author page groups)."""
     query = (
-        select(
-            papers.c.id,
-            papers.c.authors,
-            type_coerce(papers.c.categories, Text).label("categories"),
-            type_coerce(papers.c.published_at, Text).label("published_at"),
-        )
-        .where(
-            papers.c.hidden.is_(False),
-            or_(*(func.lower(cast(papers.c.authors, Text)).like(p) for p in patterns)),
-        )
+        select(paper_authors.c.name)
+        .select_from(paper_authors.join(papers, papers.c.id == paper_authors.c.paper_id))
+        .where(paper_authors.c.surname == surname, papers.c.hidden.is_(False))
+    )
+    return list(conn.execute(query).scalars())
+
+
+def papers_by_names(*, conn: Connection, surname: str, names: Sequence[str]) -> list[RowMapping]:
+    """Id, authors, categories and publication time of the visible papers that write any of
+    ``names`` (spellings with this folded surname), newest first."""
+    by_name = select(paper_authors.c.paper_id).where(
+        paper_authors.c.surname == surname, paper_authors.c.name.in_(list(names))
+    )
+    query = (
+        select(papers.c.id, papers.c.authors, papers.c.categories, papers.c.published_at)
+        .where(papers.c.hidden.is_(False), papers.c.id.in_(by_name))
         .order_by(papers.c.published_at.desc(), papers.c.id.desc())
-        .limit(MAX_AUTHOR_CANDIDATES)
     )
     return list(conn.execute(query).mappings())
 
 
 def json_list(value: object) -> list[str]:
-    """A JSON list column read as text by ``author_candidates`` (or already parsed)."""
+    """A JSON list column (parsed already, or as text)."""
     if isinstance(value, str):
         value = orjson.loads(value)
     assert isinstance(value, list)
@@ -94,8 +111,7 @@ def json_list(value: object) -> list[str]:
 
 
 def as_datetime(value: object) -> dt.datetime:
-    """A UTC time column read as text by ``author_candidates`` (SQLite gives its text,
-    PostgreSQL's driver a datetime): an aware UTC datetime."""
+    """A UTC time column (a datetime, or SQLite's text): an aware UTC datetime."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     assert isinstance(value, dt.datetime)

@@ -14,9 +14,10 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.ingest.citekey import key_base
 from dailypapers.records import Paper
+from dailypapers.storage.browse import author_rows
 from dailypapers.storage.bulk import insert_rows
 from dailypapers.storage.locks import advisory_key
-from dailypapers.storage.schema import paper_categories, papers
+from dailypapers.storage.schema import paper_authors, paper_categories, papers
 
 # SQLite's limit on bound parameters is 32766; stay well below it.
 _CHUNK = 900
@@ -157,12 +158,16 @@ def upsert_papers(*, conn: Connection, batch: Iterable[Paper]) -> UpsertResult:
         )
         for chunk in _chunks(result.updated):
             conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
+            conn.execute(delete(paper_authors).where(paper_authors.c.paper_id.in_(chunk)))
     category_rows = [
         {"paper_id": arxiv_id, "category": category}
         for arxiv_id in result.new + result.updated
         for category in latest[arxiv_id].categories
     ]
     insert_rows(conn=conn, table=paper_categories, rows=category_rows)
+    written = result.new + result.updated
+    authors = [row for i in written for row in author_rows(i, latest[i].authors)]
+    insert_rows(conn=conn, table=paper_authors, rows=authors)
     return result
 
 

@@ -176,6 +176,18 @@ paper_categories = Table(
     Index("ix_paper_categories_category", "category"),
 )
 
+# Added by migration 0014: each paper's authors with their folded surname, which author pages
+# look up (ingest/author_names.py); written with the paper (storage/papers.py).
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("surname", String(200), nullable=False),
+    Index("ix_paper_authors_surname", "surname"),
+)
+
 daily_entries = Table(
     "daily_entries",
     metadata,
