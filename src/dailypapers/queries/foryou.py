@@ -60,14 +60,15 @@ class _Window:
 
 
 class _Held:
-    """The last few candidate windows by (revision, start, end): shared by every member."""
+    """The last few candidate windows by (database, revision, start, end): shared by every
+    member."""
 
     def __init__(self, limit: int = 4) -> None:
         self.limit = limit
-        self._items: dict[tuple[int, dt.date, dt.date], _Window] = {}
+        self._items: dict[tuple[str, int, dt.date, dt.date], _Window] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[int, dt.date, dt.date], make: Callable[[], _Window]) -> _Window:
+    def get(self, key: tuple[str, int, dt.date, dt.date], make: Callable[[], _Window]) -> _Window:
         with self._lock:
             found = self._items.get(key)
         if found is not None:
@@ -148,7 +149,8 @@ def for_you(
     follows = follows_repo.of_user(conn=conn, user_id=user_id)
     sources = positive_sources(conn, user_id)
     disliked = follows_repo.not_interested_ids(conn=conn, user_id=user_id, limit=MAX_NEGATIVES)
-    key = (runs.revision(conn=conn), start, today)
+    # The database is part of the key: one process may serve several (tests, tools).
+    key = (str(conn.engine.url), runs.revision(conn=conn), start, today)
     window = HELD.get(key, lambda: _window(conn, start, today))
     titles = subscription_repo.paper_titles(conn=conn, ids=[pid for pid, _ in sources])
     liked = embeddings.vectors_by_id(conn=conn, ids=[p for p, _ in sources] + disliked)
