@@ -154,9 +154,8 @@ def _follow_hits(profile: Profile, candidates: Sequence[Candidate]) -> list[list
     words = [(re.compile(rf"(?<!\w){re.escape(k.casefold())}(?!\w)"), k) for k in profile.keywords]
     for i, paper in enumerate(candidates):
         found = hits[i]
-        for name in paper.authors:
-            followed = authors.get(fold_name(name))
-            if followed is not None:
+        for name in paper.authors if authors else ():
+            if fold_name(name) in authors:
                 found.append(("author", f"by {name}, an author you follow"))
                 break
         if paper.submitted_by and paper.submitted_by.casefold() in users:
