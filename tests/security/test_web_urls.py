@@ -33,6 +33,8 @@ HOSTILE = [
 # Template expressions that hold links the server builds itself (paths, signed tokens).
 SERVER_BUILT = {"link", "link[0]", "error_link", "preview", "unsubscribe", "links.abs", "links.pdf"}
 SERVER_BUILT |= {"preferences_url", "unsubscribe_url", "action"}
+# The configured base URL followed by this request's own path (feeds/discovery.canonical).
+SERVER_BUILT |= {"canonical_url"}
 
 
 @pytest.mark.parametrize("value", HOSTILE)
