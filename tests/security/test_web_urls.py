@@ -33,8 +33,9 @@ HOSTILE = [
 # Template expressions that hold links the server builds itself (paths, signed tokens).
 SERVER_BUILT = {"link", "link[0]", "error_link", "preview", "unsubscribe", "links.abs", "links.pdf"}
 SERVER_BUILT |= {"preferences_url", "unsubscribe_url", "action"}
-# The configured base URL followed by this request's own path (feeds/discovery.canonical).
-SERVER_BUILT |= {"canonical_url"}
+# The configured base URL followed by this request's own path, or a feed path of ours
+# (feeds/discovery.py: canonical, alternates).
+SERVER_BUILT |= {"canonical_url", "feed.href"}
 
 
 @pytest.mark.parametrize("value", HOSTILE)
