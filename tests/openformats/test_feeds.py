@@ -365,3 +365,18 @@ def test_pages_announce_their_feeds_and_canonical_urls(client: TestClient) -> No
     assert f'<link rel="canonical" href="{BASE}/papers/2606.00001">' in html
     assert "testserver" not in html.split("</head>")[0]
     assert 'rel="canonical"' not in client.get("/papers/2699.99999").text
+
+
+def test_author_feeds_group_spellings_like_the_author_page(client: TestClient) -> None:
+    """``/feeds/authors/{name}``: the author page's papers (spellings grouped, an initial
+    included when unambiguous), announced by the page; unknown names 404, names without
+    letters 400."""
+    assert ids(parsed(client, "/feeds/authors/Grace%20Hopper.rss")) == ["2606.00001"]
+    turing = parsed(client, "/feeds/authors/A.%20Turing.atom")
+    assert set(ids(turing)) == {"2606.00002", "2606.00003", "2606.00004", "2606.00005"}
+    assert turing.feed.title.startswith("Papers by Alan Turing")
+    assert client.get("/feeds/authors/Nobody%20Here.rss").status_code == 404
+    assert client.get("/feeds/authors/1234.rss").status_code == 400
+    assert client.get("/feeds/authors/" + "x" * 300 + ".rss").status_code in (400, 404, 422)
+    page = client.get("/authors/Grace%20Hopper").text
+    assert f'href="{BASE}/feeds/authors/Grace%20Hopper.rss"' in page

@@ -1,9 +1,10 @@
 """What each feed holds, from the same query functions as the page it mirrors.
 
 The daily list (``queries/daily.daily_list``), trending (``queries/daily.trending_list``),
-categories (``storage/feeds.py``), a search (``queries/search.Searcher``), a person's
-submissions and upvotes (``storage/community.py``, as on their profile) and a personal feed
-(the digest preferences matched by ``email/digests.Edition``, as in the email digest).
+categories (``storage/feeds.py``), an author (``queries/authors.author_page``), a search
+(``queries/search.Searcher``), a person's submissions and upvotes (``storage/community.py``,
+as on their profile) and a personal feed (the digest preferences matched by
+``email/digests.Edition``, as in the email digest).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 from dailypapers.email.digests import Edition
 from dailypapers.feeds.xml import Feed, Item
 from dailypapers.queries import daily
+from dailypapers.queries.authors import AuthorPage, author_page
 from dailypapers.queries.periods import Period
 from dailypapers.queries.search import Filters, Mode, Searcher, SearchResults, SortBy
 from dailypapers.render.latex import to_text
@@ -143,6 +145,22 @@ def category_feed(*, conn: Connection, site: Site, self_url: str, names: list[st
         self_url,
         "/search?category=" + quote(names[0]) if len(names) == 1 else "/",
         rows,
+    )
+
+
+def author_feed(*, conn: Connection, site: Site, self_url: str, name: str) -> Feed | None:
+    """The newest papers of the author page for ``name`` (its spellings grouped as there);
+    None when nobody by that name has a visible paper. Raises ``queries.authors.BadName``."""
+    found = author_page(conn=conn, name=name, limit=MAX_ITEMS)
+    if not isinstance(found, AuthorPage):
+        return None
+    return _feed(
+        site,
+        f"Papers by {found.name}",
+        f"The newest papers by {found.name} on {site.name}.",
+        self_url,
+        f"/authors/{quote(name, safe='')}",
+        found.entries,
     )
 
 

@@ -57,6 +57,11 @@ def alternates(base_url: str, path: str, params: Mapping[str, str]) -> list[Alte
         spec = path.removeprefix("/c/")
         names = "+".join(quote(c, safe=".-") for c in spec.replace(" ", "+").split("+") if c)
         return _both(base, f"Papers in {spec}", f"/feeds/categories/{names}") if names else []
+    if path.startswith("/authors/") and path.count("/") == 2:
+        name = path.removeprefix("/authors/")
+        if not name:
+            return []
+        return _both(base, f"Papers by {name}", f"/feeds/authors/{quote(name, safe='')}")
     if path.startswith("/users/") and path.count("/") == 2:
         name = quote(path.removeprefix("/users/"), safe="")
         return _both(base, "Submissions", f"/feeds/users/{name}/submissions") + _both(

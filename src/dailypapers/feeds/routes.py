@@ -21,6 +21,7 @@ from dailypapers.feeds import build
 from dailypapers.feeds.personal import HELD
 from dailypapers.feeds.tokens import token_hash
 from dailypapers.feeds.xml import MEDIA_TYPES, Feed, Format, render, rfc822
+from dailypapers.queries.authors import BadName
 from dailypapers.queries.periods import PeriodError, check_date, parse_period
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.storage import accounts, feeds, runs
@@ -119,6 +120,21 @@ def category_feed(
         feed = build.category_feed(
             conn=conn, site=_site(request), self_url=_self_url(request), names=chosen
         )
+    return _answer(feed, fmt)
+
+
+@router.get("/authors/{name}.{fmt}")
+def author_feed(request: Request, name: Annotated[str, Path(max_length=200)], fmt: Fmt) -> Response:
+    """The newest papers by one author (as ``/authors/{name}``, spellings grouped)."""
+    try:
+        with connect(request) as conn:
+            feed = build.author_feed(
+                conn=conn, site=_site(request), self_url=_self_url(request), name=name
+            )
+    except BadName as exc:
+        return _refuse(400, f"Bad name: {exc}.")
+    if feed is None:
+        return _refuse(404, f"No papers by {name[:80]!r} here.")
     return _answer(feed, fmt)
 
 
