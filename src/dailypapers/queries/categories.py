@@ -13,12 +13,10 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.engine import RowMapping
 
 from dailypapers.queries import periods
-from dailypapers.queries.daily import TRENDING_SPANS, DailyList
+from dailypapers.queries.daily import TRENDING_SPANS, DailyList, trending_page
 from dailypapers.queries.periods import Period
-from dailypapers.ranking import trending
 from dailypapers.sources.categories import CATEGORIES, category_name, unknown_category
 from dailypapers.storage import browse, daily
 
@@ -101,7 +99,7 @@ def category_list(
             return None
         period = periods.day(latest)
     if sort == "trending":
-        entries, total = _trending_page(conn, names, period, page, limit, submitter, now)
+        entries, total = trending_page(conn, period, page, limit, submitter, now, names)
     else:
         entries, total = daily.list_entries(
             conn=conn,
@@ -137,35 +135,8 @@ def category_trending(
         return None
     start = latest - dt.timedelta(days=TRENDING_SPANS[span] - 1)
     period = Period("day", start, latest)
-    entries, total = _trending_page(conn, spec.names, period, page, limit, None, now)
+    entries, total = trending_page(conn, period, page, limit, None, now, spec.names)
     return DailyList(period, entries, total, page, limit, None, None, "trending")
-
-
-def _trending_page(
-    conn: Connection,
-    names: tuple[str, ...],
-    period: Period,
-    page: int,
-    limit: int,
-    submitter: str | None,
-    now: dt.datetime | None,
-) -> tuple[list[RowMapping], int]:
-    rows = daily.trending_candidates(
-        conn=conn, start=period.start, end=period.end, submitter=submitter, categories=names
-    )
-    candidates = [
-        trending.Candidate(
-            r["id"],
-            int(r["upvotes"]),
-            r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(r["day"]),
-            r["published_at"],
-        )
-        for r in rows
-    ]
-    ranked = trending.rank(candidates, now or dt.datetime.now(dt.UTC))
-    ids = [c.paper_id for c in ranked[page * limit : (page + 1) * limit]]
-    found = daily.entries_for_papers(conn=conn, ids=ids)
-    return [found[i] for i in ids if i in found], len(candidates)
 
 
 def papers_per_day(

@@ -73,7 +73,7 @@ def daily_list(
             return None
         period = periods.day(latest)
     if sort == "trending":
-        entries, total = _trending_page(conn, period, page, limit, submitter, now)
+        entries, total = trending_page(conn, period, page, limit, submitter, now)
     else:
         entries, total = daily.list_entries(
             conn=conn,
@@ -87,16 +87,19 @@ def daily_list(
     return DailyList(period, entries, total, page, limit, previous, following, sort)
 
 
-def _trending_page(
+def trending_page(
     conn: Connection,
     period: Period,
     page: int,
     limit: int,
     submitter: str | None,
     now: dt.datetime | None,
+    categories: tuple[str, ...] = (),
 ) -> tuple[list[RowMapping], int]:
+    """One page of the period's papers in trending order (only ``categories`` when given),
+    and how many there are."""
     rows = daily.trending_candidates(
-        conn=conn, start=period.start, end=period.end, submitter=submitter
+        conn=conn, start=period.start, end=period.end, submitter=submitter, categories=categories
     )
     candidates = [
         trending.Candidate(
@@ -133,7 +136,7 @@ def trending_list(
     days = TRENDING_SPANS[span]
     start = latest - dt.timedelta(days=days - 1)
     period = Period("day", start, latest)  # the span; pages title it themselves
-    entries, total = _trending_page(conn, period, page, limit, None, now)
+    entries, total = trending_page(conn, period, page, limit, None, now)
     return DailyList(period, entries, total, page, limit, None, None, "trending")
 
 
