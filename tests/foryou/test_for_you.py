@@ -245,3 +245,43 @@ def test_saved_and_imported_papers_seed_for_you(
     assert "which you saved" in text and "which you imported" in text
     picks = _picks(ada)
     assert set(picks[:8]) == set(corpus["speech"][:4]) | set(corpus["language"][:4])
+
+
+def test_unmatched_library_entries_count_through_their_words(
+    make_member: Any, corpus: dict[str, list[str]], engine: Engine
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from dailypapers.storage.schema import library_entries, library_imports
+
+    ada = make_member("ada")
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        import_id = conn.execute(
+            insert(library_imports)
+            .values(
+                user_id=ada.id, filename="my.bib", status="done", created_at=now, updated_at=now
+            )
+            .returning(library_imports.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(library_entries),
+            [
+                {
+                    "import_id": import_id,
+                    "user_id": ada.id,
+                    "position": n,
+                    "kind": "article",
+                    "title": title,
+                    "abstract": "Robust speech recognition for noisy audio recordings.",
+                    "authors": [],
+                    "paper_id": None,
+                }
+                for n, title in enumerate(["Noisy speech", "Speech recognition in the wild"])
+            ],
+        )
+    text = ada.client.get("/for-you").text
+    assert "like papers in the library you imported" in text
+    assert set(_picks(ada)) == set(corpus["speech"][:4])  # nothing about graphs or language

@@ -10,7 +10,9 @@ window, so one member's page costs the per-member training and scoring (bench/re
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ import numpy as np
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.index.text import analyse
 from dailypapers.ranking import foryou
 from dailypapers.storage import daily, embeddings, library, lists, runs
 from dailypapers.storage import follows as follows_repo
@@ -28,6 +31,7 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 90
 MAX_CANDIDATES = 20_000
 MAX_NEGATIVES = 500
+MAX_LIBRARY_TEXTS = 2000
 
 
 @dataclass(slots=True)
@@ -57,6 +61,24 @@ class _Window:
     rows: list[RowMapping]
     candidates: list[foryou.Candidate]
     matrix: Any
+    # Each candidate's unit tf-idf terms and the window's idf: made on first use (only
+    # members with unmatched imported entries need them).
+    terms: list[dict[str, float]] | None = None
+    idf: dict[str, float] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def text_terms(self) -> tuple[list[dict[str, float]], dict[str, float]]:
+        """(per-candidate unit tf-idf terms, idf), computed once."""
+        with self.lock:
+            if self.terms is None or self.idf is None:
+                counts = [Counter(analyse(f"{c.title} {c.abstract}")) for c in self.candidates]
+                df: Counter[str] = Counter()
+                for doc in counts:
+                    df.update(doc.keys())
+                n = len(counts)
+                self.idf = {t: math.log((n + 1) / (k + 1)) + 1.0 for t, k in df.items()}
+                self.terms = [foryou.tfidf(doc, self.idf) for doc in counts]
+            return self.terms, self.idf
 
 
 class _Held:
@@ -84,12 +106,16 @@ class _Held:
 HELD = _Held()
 
 
-def positive_sources(conn: Connection, user_id: int) -> list[tuple[str, str]]:
+def positive_sources(
+    conn: Connection,
+    user_id: int,
+    saved: list[tuple[str, str]],
+    imported: list[tuple[str, str]],
+) -> list[tuple[str, str]]:
     """The member's positives as (paper id, how: "upvoted", "saved", "imported"), newest
-    first, at most ``ranking.foryou.MAX_POSITIVES``. Reading lists and imported libraries
-    plug in here (``saved_and_imported``)."""
+    first, at most ``ranking.foryou.MAX_POSITIVES``: ``saved`` and ``imported`` from
+    ``saved_and_imported``, with the upvotes between them."""
     found: dict[str, str] = {}
-    saved, imported = saved_and_imported(conn, user_id)
     voted = subscription_repo.voted_papers(
         conn=conn, user_ids=[user_id], limit=foryou.MAX_POSITIVES
     ).get(user_id, [])
@@ -101,17 +127,21 @@ def positive_sources(conn: Connection, user_id: int) -> list[tuple[str, str]]:
 
 def saved_and_imported(
     conn: Connection, user_id: int
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Papers the member saved to a reading list, and the papers of their imported library
-    matched on this site, each newest first. (Unmatched entries have no stored vector: they
-    do not count yet.)"""
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+    """Papers the member saved to a reading list, the papers of their imported library
+    matched on this site (each newest first), and the title and abstract of the newest
+    ``MAX_LIBRARY_TEXTS`` entries that match no paper here (no stored vector: they count
+    through their words)."""
     saved = [
         (str(r["paper_id"]), "saved")
         for r in reversed(lists.saved_items(conn=conn, user_id=user_id))
     ]
     entries = library.imported_entries(conn=conn, user_id=user_id)
     imported = [(str(e["paper_id"]), "imported") for e in reversed(entries) if e["paper_id"]]
-    return saved, imported
+    texts = [f"{e['title']} {e['abstract'] or ''}" for e in reversed(entries) if not e["paper_id"]][
+        :MAX_LIBRARY_TEXTS
+    ]
+    return saved, imported, texts
 
 
 def _window(conn: Connection, start: dt.date, end: dt.date) -> _Window:
@@ -147,7 +177,8 @@ def for_you(
     days = max(1, min(days, MAX_DAYS))
     start = today - dt.timedelta(days=days - 1)
     follows = follows_repo.of_user(conn=conn, user_id=user_id)
-    sources = positive_sources(conn, user_id)
+    saved, imported, texts = saved_and_imported(conn, user_id)
+    sources = positive_sources(conn, user_id, saved, imported)
     disliked = follows_repo.not_interested_ids(conn=conn, user_id=user_id, limit=MAX_NEGATIVES)
     # The database is part of the key: one process may serve several (tests, tools).
     key = (str(conn.engine.url), runs.revision(conn=conn), start, today)
@@ -158,6 +189,11 @@ def for_you(
     usable = [(p, how) for p, how in sources if p in liked and len(liked[p]) == dim]
     positives = [foryou.Positive(p, titles.get(p, p), how) for p, how in usable]
     negatives = [liked[p] for p in disliked if p in liked and len(liked[p]) == dim]
+    terms: list[dict[str, float]] | None = None
+    library_terms: dict[str, float] | None = None
+    if texts:
+        terms, idf = window.text_terms()
+        library_terms = foryou.tfidf(Counter(t for text in texts for t in analyse(text)), idf)
     profile = foryou.Profile(
         categories=follows.get("category", []),
         authors=follows.get("author", []),
@@ -167,8 +203,11 @@ def for_you(
         positive_vectors=np.stack([liked[p.id] for p in positives]) if positives else None,
         negative_vectors=np.stack(negatives) if negatives else None,
         excluded=frozenset(disliked) | {p for p, _ in sources},
+        library_terms=library_terms or None,
     )
-    picks = foryou.recommend(profile, window.candidates, window.matrix, limit=limit, unit=True)
+    picks = foryou.recommend(
+        profile, window.candidates, window.matrix, limit=limit, unit=True, terms=terms
+    )
     by_id = {row["id"]: row for row in window.rows}
     return ForYou(
         items=[Item(by_id[p.id], p.reasons, p.score) for p in picks],

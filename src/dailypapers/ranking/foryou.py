@@ -8,7 +8,9 @@ Two parts, added up:
   weighted up, and a fixed-size sample of the candidates themselves as unlabelled
   background), plus the nearest positive by cosine similarity, which also names the reason;
 * follow signals: in a followed category, by a followed author, matching a followed keyword,
-  submitted by a followed member.
+  submitted by a followed member;
+* the text of an imported library's entries that match no paper here (no stored vector):
+  tf-idf cosine of each candidate with all of them together.
 
 Without positives (a new member with a first follow) only the follow signals rank, and only
 papers matching a follow are picked. Every pick carries its reasons, strongest first.
@@ -17,7 +19,7 @@ papers matching a follow are picked. Every pick carries its reasons, strongest f
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +31,8 @@ BACKGROUND = 600
 RIDGE = 1.0
 NEGATIVE_WEIGHT = 4.0
 SIMILAR_REASON = 0.45
+LIBRARY_REASON = 0.12
+Terms = Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class Weights:
     keyword: float = 1.0
     user: float = 2.0
     dislike: float = 2.0
+    library: float = 0.5
     recency: float = 0.01
 
 
@@ -85,12 +90,19 @@ class Profile:
     positive_vectors: Matrix | None = None
     negative_vectors: Matrix | None = None
     excluded: frozenset[str] = frozenset()
+    # Unit tf-idf weights of the imported entries that match no paper here (``tfidf``).
+    library_terms: Terms | None = None
 
     @property
     def empty(self) -> bool:
-        """Nothing to go on: no follow and no positive."""
+        """Nothing to go on: no follow, no positive, no library text."""
         return not (
-            self.categories or self.authors or self.keywords or self.users or self.positives
+            self.categories
+            or self.authors
+            or self.keywords
+            or self.users
+            or self.positives
+            or self.library_terms
         )
 
 
@@ -124,6 +136,20 @@ def category_matches(followed: str, categories: Sequence[str]) -> bool:
     if "." in followed:
         return followed in categories
     return any(c == followed or c.startswith(followed + ".") for c in categories)
+
+
+def tfidf(counts: Mapping[str, float], idf: Mapping[str, float]) -> dict[str, float]:
+    """Unit-length tf-idf weights of term ``counts`` (terms without an ``idf`` dropped)."""
+    weights = {t: n * idf[t] for t, n in counts.items() if t in idf}
+    norm = sum(w * w for w in weights.values()) ** 0.5
+    return {t: w / norm for t, w in weights.items()} if norm else {}
+
+
+def library_similarity(library: Terms, terms: Sequence[Terms]) -> npt.NDArray[np.float64]:
+    """Cosine of each candidate's unit tf-idf ``terms`` with the library's."""
+    return np.array(
+        [sum(w * library.get(t, 0.0) for t, w in doc.items()) for doc in terms], dtype=np.float64
+    )
 
 
 def train(positives: Matrix, negatives: Matrix, background: Matrix) -> npt.NDArray[np.float64]:
@@ -182,10 +208,12 @@ def recommend(
     weights: Weights = WEIGHTS,
     seed: int = 0,
     unit: bool = False,
+    terms: Sequence[Terms] | None = None,
 ) -> list[Pick]:
     """The ``limit`` best candidates for ``profile`` (``vectors``: one row per candidate,
     zeros where a paper has no vector; ``unit``: already of length 1, as callers that hold
-    them between members keep them), each with its reasons."""
+    them between members keep them; ``terms``: each candidate's unit tf-idf weights, needed
+    only with ``profile.library_terms``), each with its reasons."""
     n = len(candidates)
     if n == 0 or profile.empty:
         return []
@@ -225,6 +253,11 @@ def recommend(
             disliked = (cand @ neg.T).max(axis=1).astype(np.float64)
             score -= weights.dislike * np.clip(disliked - 0.6, 0, None) / 0.4
         eligible |= known
+    library = np.zeros(n, dtype=np.float64)
+    if profile.library_terms and terms is not None and len(terms) == n:
+        library = library_similarity(profile.library_terms, terms)
+        score += weights.library * _z(library)
+        eligible |= library >= LIBRARY_REASON
     order = np.argsort(-score, kind="stable")
     picks: list[Pick] = []
     for i in order:
@@ -238,6 +271,8 @@ def recommend(
             similar = f'similar to "{liked.title}", which you {liked.source}'
             if best[i] >= SIMILAR_REASON or not reasons:
                 reasons.insert(0 if best[i] >= SIMILAR_REASON else len(reasons), similar)
+        if library[i] >= LIBRARY_REASON:
+            reasons.append("like papers in the library you imported")
         if not reasons:
             continue
         picks.append(Pick(paper.id, round(float(score[i]), 4), reasons))
