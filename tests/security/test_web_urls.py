@@ -36,6 +36,8 @@ SERVER_BUILT |= {"preferences_url", "unsubscribe_url", "action"}
 # The configured base URL followed by this request's own path, or a feed path of ours
 # (feeds/discovery.py: canonical, alternates).
 SERVER_BUILT |= {"canonical_url", "feed.href"}
+# A list's own page, set by the template that includes _period_list.html ("/papers", "/c/...").
+SERVER_BUILT |= {"list_path"}
 
 
 @pytest.mark.parametrize("value", HOSTILE)
