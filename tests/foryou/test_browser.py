@@ -1,5 +1,6 @@
 """Follow and unfollow in a real browser (Chromium), at phone and desktop widths: the button
-on a category page, the /follows page, and For you picking up the follow."""
+on a category page, the /follows page, and For you picking up the follow (and dropping a
+pick marked "not interested")."""
 
 from __future__ import annotations
 
@@ -106,6 +107,10 @@ def test_follow_and_unfollow_a_category(browser: Browser, server: Server, width:
         picks = page.locator(".pick")
         expect(picks).to_have_count(2)
         expect(picks.first.locator(".reasons")).to_contain_text("in cs.CL, which you follow")
+        first = picks.first.get_attribute("data-paper-id")
+        picks.first.get_by_role("button", name="Not interested").click()
+        expect(page.locator(".pick")).to_have_count(1)
+        assert page.locator(".pick").first.get_attribute("data-paper-id") != first
 
         page.goto("/follows")
         followed = page.locator("#h-category + .follow-list li")
