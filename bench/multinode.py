@@ -237,16 +237,41 @@ def main() -> None:
                 if time.monotonic() - ingested > args.give_up:
                     break
                 time.sleep(0.5)
-            with engine.connect() as conn:
-                result["generations_after"] = conn.execute(
-                    select(func.count()).select_from(index_generations)
-                ).scalar()
+            # Keep searching every node until each serves a build published after the ingest
+            # (the runner's rebuild): errors while it is published and switched count too.
+            switched = time.monotonic()
+            while time.monotonic() - ingested < args.give_up * 3:
+                with engine.connect() as conn:
+                    newest = conn.execute(
+                        select(index_generations.c.build, index_generations.c.papers)
+                        .order_by(index_generations.c.id.desc())
+                        .limit(1)
+                    ).one()
+                serving = []
+                for base, _ in ready:
+                    status, ids = _search(base, probes[0]["title"], "hybrid", 5)
+                    requests += 1
+                    errors += status != 200
+                    try:
+                        health = json.loads(http_get(base + "/health", timeout=30)[1])
+                        serving.append(health["index"].get("serving"))
+                    except (OSError, ValueError, KeyError):
+                        errors += 1
+                        serving.append(None)
+                if newest.papers >= int(result["papers"]) + len(new) and all(
+                    name == newest.build for name in serving
+                ):
+                    result["rebuilt_and_switched_seconds"] = round(time.monotonic() - ingested, 1)
+                    break
+                time.sleep(1)
+            result["searched_through_switch_seconds"] = round(time.monotonic() - switched, 1)
             for kind in ("title", "semantic"):
                 seconds = [s for (_, _, k), s in found.items() if k == kind]
                 result[f"found_{kind}_seconds"] = _percentiles(seconds)
                 result[f"found_{kind}"] = f"{len(seconds)}/{len(probes) * len(ready)}"
             result["errors"] = errors
             result["requests"] = requests
+            result["base_papers_after"] = newest.papers
             alive = []
             for base, _ in ready:
                 try:
