@@ -11,7 +11,9 @@ Compared (same candidates, same top 20):
   * ``recent``: the newest papers in the followed categories;
   * ``bm25``: BM25 of the candidates' titles and abstracts against the library's titles;
   * ``follows_only``: For you with follows and no library (cold start);
-  * ``for_you``: ``ranking.foryou.recommend`` with the library and the follows.
+  * ``for_you``: ``ranking.foryou.recommend`` with the library and the follows;
+  * ``ablation_*``: For you with only the linear model, only the nearest positive, or
+    without the category follows.
 
 Vectors: the model the site uses, through ``bench/beir.py``'s ``CachedEmbedder`` and the
 shared cache in ``bench/results/cache`` (embedded once; a first run embeds what it lacks).
@@ -39,6 +41,7 @@ import math
 import random
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,11 @@ from dailypapers.ingest.normalize import clean_abstract, clean_line
 from dailypapers.ranking import foryou
 
 K = 20
+ABLATIONS = {
+    "ablation_model_only": replace(foryou.WEIGHTS, similar=0.0, category=0.0),
+    "ablation_nearest_only": replace(foryou.WEIGHTS, model=0.0, category=0.0),
+    "ablation_no_follows": replace(foryou.WEIGHTS, category=0.0),
+}
 
 
 def _list(value: Any) -> list[str]:
@@ -253,6 +261,12 @@ def main() -> None:
         picks = foryou.recommend(profile, candidates, matrix, limit=K, unit=True)
         costs.append((time.perf_counter() - t0) * 1000)
         scores["for_you"].append(metrics([p.id for p in picks], targets))
+        # Ablations: each part of the score alone (same profile).
+        for name, weights in ABLATIONS.items():
+            picks = foryou.recommend(
+                profile, candidates, matrix, limit=K, unit=True, weights=weights
+            )
+            scores[name].append(metrics([p.id for p in picks], targets))
 
     # Cost at 75,000 candidates: the window tiled (every paper of the feed would be a candidate).
     reps = math.ceil(75_000 / len(candidates))
