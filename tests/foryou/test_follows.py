@@ -209,3 +209,10 @@ def test_follows_per_kind_are_bounded(
     # Other kinds are not affected.
     made = client.post("/api/follows", json={"kind": "author", "value": "Ada"}, headers=auth)
     assert made.status_code == 201
+
+
+def test_settings_link_to_follows(make_member: Any) -> None:
+    ada = make_member("ada")
+    page = ada.client.get("/settings")
+    assert page.status_code == 200
+    assert 'href="/follows"' in page.text and 'href="/for-you"' in page.text
