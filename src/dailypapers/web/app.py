@@ -40,16 +40,16 @@ from dailypapers.web.browse import router as browse_router
 from dailypapers.web.cache import Freshness, ResponseCache
 from dailypapers.web.community import router as community_router
 from dailypapers.web.compression import Compress
-from dailypapers.web.library import router as library_router
-from dailypapers.web.lists import router as lists_router
-from dailypapers.web.mydata import router as mydata_router
 from dailypapers.web.conditional import ConditionalGet
 from dailypapers.web.cors import ReadOnlyCors
 from dailypapers.web.follows import router as follows_router
+from dailypapers.web.library import router as library_router
+from dailypapers.web.lists import router as lists_router
 from dailypapers.web.markdown import MarkdownByAccept
 from dailypapers.web.markdown import router as markdown_router
 from dailypapers.web.methods import HeadAsGet, allowed_methods
 from dailypapers.web.middleware import SiteApp
+from dailypapers.web.mydata import router as mydata_router
 from dailypapers.web.observability import Metrics
 from dailypapers.web.pages import router as pages_router
 from dailypapers.web.probes import ModelWarmth
