@@ -2,9 +2,12 @@
 # Container entrypoint: bring the database schema up to date once, then run the role given.
 #
 #   entrypoint.sh web [serve options]     the site (DAILYPAPERS_HOST/PORT/WORKERS, default
-#                                         0.0.0.0:8000, 2 workers)
+#                                         0.0.0.0:8000, 2 workers), a pure web node
+#                                         (`serve --no-jobs`: the jobs role keeps the index)
 #   entrypoint.sh jobs [jobs options]     the job runner: ingest rss, index, digests daily
-#                                         at DAILYPAPERS_JOBS_AT (UTC); run one per site
+#                                         at DAILYPAPERS_JOBS_AT (UTC), and index upkeep
+#                                         (new papers embedded, index rebuilt and published);
+#                                         one holds the lease at a time
 #   entrypoint.sh migrate                 only `dailypapers db upgrade`
 #   entrypoint.sh dailypapers ARGS...     any command (`dailypapers user create ...`)
 #   entrypoint.sh backup|restore ARGS...  deploy/backup.sh / deploy/restore.sh
@@ -29,7 +32,7 @@ case "$role" in
         exec "$DAILYPAPERS" serve \
             --host "${DAILYPAPERS_HOST:-0.0.0.0}" \
             --port "${DAILYPAPERS_PORT:-8000}" \
-            --workers "${DAILYPAPERS_WORKERS:-2}" "$@"
+            --workers "${DAILYPAPERS_WORKERS:-2}" --no-jobs "$@"
         ;;
     jobs)
         migrate
