@@ -129,6 +129,17 @@ def test_follow_and_unfollow_a_category(browser: Browser, server: Server, width:
         expect(page.locator(".pick .reasons")).to_contain_text('matches your keyword "Paper 2"')
         width_now = page.evaluate("document.documentElement.scrollWidth")
         assert width_now <= WIDTHS[width]["width"], width_now
+
+        # A paper page's category chips carry the same button, back to the same page.
+        page.goto("/papers/2606.00302")
+        chip = page.locator('.cat-chip [data-follow="category:cs.LG"]')
+        expect(chip).to_have_attribute("aria-pressed", "false")
+        chip.click()
+        expect(page).to_have_url(f"{server.url}/papers/2606.00302")
+        expect(page.locator('.cat-chip [data-follow="category:cs.LG"]')).to_contain_text(
+            "Following"
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width]["width"]
     finally:
         context.close()
     assert not errors, errors
