@@ -8,13 +8,9 @@ answering it, whichever logger writes the line.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import os
 import sys
-import threading
-import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -74,24 +70,7 @@ class TextFormatter(logging.Formatter):
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when lines are written (not when created).
-
-    Lines below WARNING (the access log's one per request, above all) are gathered and written
-    together: every ``FLUSH_LINES`` lines, or ``FLUSH_SECONDS`` after the first one waiting,
-    by a small background thread when nothing else comes. A write and a flush per request cost
-    as much as the rest of a cached page's logging. A WARNING or worse is written at once,
-    after the lines before it, and so is everything on exit (``logging.shutdown``).
-    """
-
-    FLUSH_LINES = 64
-    FLUSH_SECONDS = 0.2
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._pending: list[str] = []
-        self._first_at = 0.0
-        self._wake = threading.Event()
-        self._flusher_pid = 0
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not when created)."""
 
     @property
     def stream(self) -> Any:
@@ -101,60 +80,6 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _value: Any) -> None:
         pass
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Queue the formatted line; write the queue when it is due (called under the lock)."""
-        try:
-            line = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return
-        self._pending.append(line + "\n")
-        now = time.monotonic()
-        if len(self._pending) == 1:
-            self._first_at = now
-        if (
-            record.levelno >= logging.WARNING
-            or len(self._pending) >= self.FLUSH_LINES
-            or now - self._first_at >= self.FLUSH_SECONDS
-        ):
-            self._write()
-        elif len(self._pending) == 1:
-            self._start_flusher()
-            self._wake.set()
-
-    def flush(self) -> None:
-        """Write every waiting line and flush standard error."""
-        self.acquire()
-        try:
-            self._write()
-        finally:
-            self.release()
-
-    def _write(self) -> None:
-        if not self._pending:
-            return
-        text, self._pending = "".join(self._pending), []
-        # Standard error closed (ValueError) or full (OSError): logging never raises.
-        with contextlib.suppress(OSError, ValueError):
-            stream = self.stream
-            stream.write(text)
-            stream.flush()
-
-    def _start_flusher(self) -> None:
-        # One thread per process (a forked worker starts its own), asleep until a line waits.
-        if self._flusher_pid == os.getpid():
-            return
-        self._flusher_pid = os.getpid()
-        self._wake = threading.Event()
-        threading.Thread(target=self._flush_later, name="log-flusher", daemon=True).start()
-
-    def _flush_later(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            time.sleep(self.FLUSH_SECONDS)
-            self.flush()
 
 
 def configure_logging(*, level: str, fmt: str) -> None:

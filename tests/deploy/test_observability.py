@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -173,46 +172,3 @@ def test_tokens_in_links_are_not_logged(
     line = JsonFormatter().format(record)
     assert "SECRET" not in line
     assert json.loads(line)["path"] == "/reset/confirm?token=[redacted]&next=/x&api_key=[redacted]"
-
-
-def _product_handler() -> logging.Handler:
-    return next(h for h in logging.getLogger().handlers if getattr(h, "_dailypapers_handler", 0))
-
-
-def test_log_lines_are_written_together_warnings_at_once(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """INFO lines wait to be written in one go (at most FLUSH_SECONDS late, by the flusher
-    thread when nothing else comes); a WARNING is written at once after the lines before it."""
-    configure_logging(level="INFO", fmt="text")
-    handler = _product_handler()
-    log = logging.getLogger("dailypapers.test")
-    log.info("first")
-    log.info("second")
-    assert "first" not in capsys.readouterr().err  # gathered, not yet written
-    log.warning("trouble")
-    err = capsys.readouterr().err
-    assert err.index("first") < err.index("second") < err.index("trouble")
-    log.info("alone")
-    handler.flush()  # what logging.shutdown does at exit
-    assert "alone" in capsys.readouterr().err
-    monkeypatch.setattr(type(handler), "FLUSH_SECONDS", 0.01)
-    log.info("later")
-    seen = ""
-    while "later" not in seen:  # the flusher thread writes it without any further logging
-        seen += capsys.readouterr().err
-        threading.Event().wait(0.01)
-
-
-def test_a_full_batch_of_lines_is_written_without_waiting(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """FLUSH_LINES lines are written as soon as the last of them is logged."""
-    configure_logging(level="INFO", fmt="json")
-    handler = _product_handler()
-    log = logging.getLogger("dailypapers.test")
-    for i in range(type(handler).FLUSH_LINES):  # type: ignore[attr-defined]
-        log.info("line %d", i)
-    lines = capsys.readouterr().err.splitlines()
-    assert [json.loads(ln)["message"] for ln in lines][-1] == f"line {len(lines) - 1}"
-    assert len(lines) == type(handler).FLUSH_LINES  # type: ignore[attr-defined]
