@@ -4,10 +4,12 @@ limits, CSRF."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -25,13 +27,16 @@ class Manual:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.queued: list[int] = []
+        self.stale_before: dict[int, dt.datetime | None] = {}
 
-    def submit(self, import_id: int) -> None:
+    def submit(self, import_id: int, stale_before: dt.datetime | None = None) -> None:
         self.queued.append(import_id)
+        self.stale_before[import_id] = stale_before
 
     def run(self) -> None:
         while self.queued:
-            run_import(self.engine, self.queued.pop(0))
+            import_id = self.queued.pop(0)
+            run_import(self.engine, import_id, stale_before=self.stale_before.get(import_id))
 
 
 def _manual(member: Member, engine: Engine) -> Manual:
@@ -253,8 +258,6 @@ def test_start_import_directly(engine: Engine, make_member: Any, known: dict[str
 def test_an_import_whose_server_restarted_is_resumed_once(
     make_member: Any, engine: Engine, known: dict[str, str]
 ) -> None:
-    import datetime as dt
-
     from sqlalchemy import update
 
     from dailypapers.storage.schema import library_imports
@@ -276,3 +279,52 @@ def test_an_import_whose_server_restarted_is_resumed_once(
         assert len(library.imported_entries(conn=conn, user_id=ada.id)) == 1
         assert len(lists.user_lists(conn=conn, user_id=ada.id)) == 1
     assert ada.client.get(f"/lists/imports/{import_id}.json").json()["status"] == "done"
+
+
+class Crash(BaseException):
+    """The process dying between two batches (not an error the import could record)."""
+
+
+def test_an_import_stopped_midway_goes_on_from_its_last_batch(
+    make_member: Any, engine: Engine, known: dict[str, str]
+) -> None:
+    """A server that dies while importing leaves the import running with its batches so far;
+    once it has not moved for a while, the progress page hands it to another worker, which
+    goes on after the last committed batch: every reference stored once, one list."""
+    from sqlalchemy import update
+
+    from dailypapers.storage.schema import library_imports
+
+    ada: Member = make_member("ada")
+    lines = [f"10.9999/example.{n}" for n in range(1_199)] + ["1706.03762"]
+    import_id = start_import(
+        engine, user_id=ada.id, filename="ids.txt", payload="\n".join(lines).encode()
+    )
+
+    def die_after_two_batches(done: int, total: int) -> None:
+        if done == 1_000:
+            raise Crash
+
+    with pytest.raises(Crash):
+        run_import(engine, import_id, progress=die_after_two_batches)
+    with engine.connect() as conn:
+        row = library.get_import(conn=conn, import_id=import_id)
+        assert row is not None and (row["status"], row["processed"]) == ("running", 1_000)
+        assert library.import_payload(conn=conn, import_id=import_id) is not None
+    worker = _manual(ada, engine)
+    ada.client.get(f"/lists/imports/{import_id}")
+    assert worker.queued == []  # it moved a moment ago: its own worker may still be at it
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with engine.begin() as conn:
+        conn.execute(update(library_imports).values(updated_at=old))
+    ada.client.get(f"/lists/imports/{import_id}")
+    ada.client.get(f"/lists/imports/{import_id}")
+    assert worker.queued == [import_id, import_id]
+    worker.run()  # the second run finds it taken over (and then done) and does nothing
+    final = ada.client.get(f"/lists/imports/{import_id}.json").json()
+    assert (final["status"], final["total"], final["matched"]) == ("done", 1_200, 1)
+    with engine.connect() as conn:
+        entries = library.imported_entries(conn=conn, user_id=ada.id)
+        assert len(entries) == 1_200
+        assert len(lists.user_lists(conn=conn, user_id=ada.id)) == 1
+        assert library.import_payload(conn=conn, import_id=import_id) is None

@@ -6,9 +6,12 @@ returns at once; ``run_import`` (run by
 batches of ``BATCH`` references, and after each batch commits the entries and the progress
 (``processed`` of ``total``), so a 10,000-reference file never blocks a page and the progress
 page shows it moving. Matched papers go to a new private list named after the file. The
-upload is dropped once parsed. Any failure ends the import as ``failed`` with a message.
-A worker claims an import atomically (queued -> running), so an import queued on a server
-that restarted can be handed to another worker (the progress page does) and runs once.
+upload is kept until the import is done. Any failure ends the import as ``failed`` with a
+message. A worker claims an import atomically (queued -> running), and every batch commits
+its entries with the progress and touches the import, so an import queued or stopped midway
+on a server that went away (nothing moved for a while) can be handed to another worker (the
+progress page does): it parses the upload again, keeps the list it was filling and goes on
+after the last committed batch, so every reference is stored once.
 """
 
 from __future__ import annotations
@@ -55,11 +58,17 @@ def start_import(engine: Engine, *, user_id: int, filename: str, payload: bytes)
 
 
 def run_import(
-    engine: Engine, import_id: int, *, progress: Callable[[int, int], None] | None = None
+    engine: Engine,
+    import_id: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    stale_before: dt.datetime | None = None,
 ) -> None:
-    """Parse, match and store one import; ``progress(processed, total)`` after each batch."""
+    """Parse, match and store one import; ``progress(processed, total)`` after each batch.
+    With ``stale_before``, also take over the import if it is running but has not moved
+    since then (and go on from its last batch)."""
     try:
-        _run(engine, import_id, progress)
+        _run(engine, import_id, progress, stale_before)
     except LibraryError as exc:
         _fail(engine, import_id, str(exc))
     except Exception:
@@ -79,9 +88,14 @@ def _fail(engine: Engine, import_id: int, message: str) -> None:
         )
 
 
-def _run(engine: Engine, import_id: int, progress: Callable[[int, int], None] | None) -> None:
+def _run(
+    engine: Engine,
+    import_id: int,
+    progress: Callable[[int, int], None] | None,
+    stale_before: dt.datetime | None,
+) -> None:
     with write_transaction(engine) as conn:
-        if not library.claim_import(conn=conn, import_id=import_id):
+        if not library.claim_import(conn=conn, import_id=import_id, stale_before=stale_before):
             return  # done, failed, or another worker's
         row = library.get_import(conn=conn, import_id=import_id)
         payload = library.import_payload(conn=conn, import_id=import_id)
@@ -90,23 +104,25 @@ def _run(engine: Engine, import_id: int, progress: Callable[[int, int], None] | 
     parsed = parse(payload)
     references = parsed.references
     user_id = row["user_id"]
-    with write_transaction(engine) as conn:
-        name = free_list_name(conn=conn, user_id=user_id, wanted=f"Imported: {row['filename']}")
-        list_id = lists.create_list(
-            conn=conn, user_id=user_id, name=name, token=list_token(), visibility="private"
-        )
-        library.update_import(
-            conn=conn,
-            import_id=import_id,
-            format=parsed.format,
-            total=len(references),
-            list_id=list_id,
-            payload=None,
-            error="; ".join(parsed.skipped[:5])[:2000] or None,
-        )
+    list_id, done, matched = row["list_id"], int(row["processed"] or 0), int(row["matched"] or 0)
+    if list_id is None:  # a first run (a resumed one goes on with its list and counts)
+        done = matched = 0
+        with write_transaction(engine) as conn:
+            wanted = f"Imported: {row['filename']}"
+            name = free_list_name(conn=conn, user_id=user_id, wanted=wanted)
+            list_id = lists.create_list(
+                conn=conn, user_id=user_id, name=name, token=list_token(), visibility="private"
+            )
+            library.update_import(
+                conn=conn,
+                import_id=import_id,
+                format=parsed.format,
+                total=len(references),
+                list_id=list_id,
+                error="; ".join(parsed.skipped[:5])[:2000] or None,
+            )
     titles: TitleIndex | None = None
-    matched = 0
-    for start in range(0, len(references), BATCH):
+    for start in range(done, len(references), BATCH):
         batch = references[start : start + BATCH]
         with engine.connect() as conn:
             if titles is None and any(r.title for r in batch):
@@ -141,7 +157,11 @@ def _run(engine: Engine, import_id: int, progress: Callable[[int, int], None] | 
             progress(start + len(batch), len(references))
     with write_transaction(engine) as conn:
         library.update_import(
-            conn=conn, import_id=import_id, status="done", finished_at=dt.datetime.now(dt.UTC)
+            conn=conn,
+            import_id=import_id,
+            status="done",
+            payload=None,
+            finished_at=dt.datetime.now(dt.UTC),
         )
 
 
@@ -153,12 +173,12 @@ class ImportWorker:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def submit(self, import_id: int) -> None:
-        """Run ``import_id`` in the background."""
+    def submit(self, import_id: int, stale_before: dt.datetime | None = None) -> None:
+        """Run ``import_id`` in the background (``stale_before``: see ``run_import``)."""
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="library-import")
-            self._pool.submit(run_import, self.engine, import_id)
+            self._pool.submit(run_import, self.engine, import_id, stale_before=stale_before)
 
     def shutdown(self) -> None:
         """Wait for the running import and stop the thread."""

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.storage.schema import library_entries, library_imports, papers
@@ -86,21 +86,32 @@ def update_import(*, conn: Connection, import_id: int, **values: Any) -> None:
     )
 
 
-def claim_import(*, conn: Connection, import_id: int) -> bool:
-    """Mark a queued import running; False when it is not queued (another worker has it)."""
+def claim_import(
+    *, conn: Connection, import_id: int, stale_before: dt.datetime | None = None
+) -> bool:
+    """Mark a queued import running, or, with ``stale_before``, take over a running one that
+    has not moved since then (its server stopped mid-import); False when it has ended or
+    another worker has it."""
+    claimable = library_imports.c.status == "queued"
+    if stale_before is not None:
+        stalled = and_(
+            library_imports.c.status == "running", library_imports.c.updated_at < stale_before
+        )
+        claimable = or_(claimable, stalled)
     result = conn.execute(
         update(library_imports)
-        .where(library_imports.c.id == import_id, library_imports.c.status == "queued")
+        .where(library_imports.c.id == import_id, claimable)
         .values(status="running", updated_at=_now())
     )
     return result.rowcount == 1
 
 
-def stale_queued(*, conn: Connection, user_id: int, before: dt.datetime) -> list[int]:
-    """The user's imports still queued since before ``before`` (their server restarted)."""
+def stale_imports(*, conn: Connection, user_id: int, before: dt.datetime) -> list[int]:
+    """The user's imports queued or running that have not moved since ``before`` (their
+    server stopped before or while running them)."""
     query = select(library_imports.c.id).where(
         library_imports.c.user_id == user_id,
-        library_imports.c.status == "queued",
+        library_imports.c.status.in_(ACTIVE),
         library_imports.c.updated_at < before,
     )
     return list(conn.execute(query).scalars())

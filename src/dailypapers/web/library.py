@@ -30,7 +30,7 @@ from dailypapers.web.params import PathId
 from dailypapers.web.render import page
 
 router = APIRouter(include_in_schema=False)
-STALE = dt.timedelta(minutes=2)  # a queued import this old lost its worker
+STALE = dt.timedelta(minutes=2)  # an import queued or running unmoved this long lost its worker
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,12 +97,13 @@ def upload(
 
 
 def _resume_stale(request: Request, user_id: int) -> None:
-    """Hand imports queued for over ``STALE`` (their server stopped) to this worker."""
+    """Hand imports that have not moved for ``STALE`` (their server stopped before or while
+    running them) to this worker."""
     before = dt.datetime.now(dt.UTC) - STALE
     with connect(request) as conn:
-        stale = library.stale_queued(conn=conn, user_id=user_id, before=before)
+        stale = library.stale_imports(conn=conn, user_id=user_id, before=before)
     for import_id in stale:
-        worker(request).submit(import_id)
+        worker(request).submit(import_id, stale_before=before)
 
 
 def _import(request: Request, import_id: int) -> Imported | Response:
@@ -135,7 +136,7 @@ def progress(request: Request, import_id: PathId) -> Response:
     found = _import(request, import_id)
     if isinstance(found, Response):
         return found
-    if found.row["status"] == "queued":
+    if found.row["status"] in library.ACTIVE:
         _resume_stale(request, found.row["user_id"])
     context = {
         "title": "Library import",
