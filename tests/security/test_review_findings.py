@@ -94,13 +94,25 @@ def test_migration_renders_comments_stored_before_it(tmp_path: Path) -> None:
     """Comments written before the HTML was stored get it from the migration."""
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
     migrate.upgrade(engine, "0005")
-    run_ingest(engine=engine, source="t", params={}, records=lambda _: [raw("2606.00001")])
+    # Rows as that schema holds them, written with SQL (today's code writes today's columns).
+    now = dt.datetime.now(dt.UTC).isoformat()
     with engine.begin() as conn:
-        user = accounts.create_user(conn, email="ada@example.org", password="x" * 12)
+        conn.exec_driver_sql(
+            "INSERT INTO papers (id, version, title, abstract, authors, categories,"
+            " primary_category, published_at, updated_at, content_hash, created_at, modified_at)"
+            " VALUES ('2606.00001', 1, 'T', 'A', '[\"Ada\"]', '[\"cs.LG\"]', 'cs.LG',"
+            " ?, ?, 'h', ?, ?)",
+            (now, now, now, now),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO users (username, display_name, created_at) VALUES ('ada', 'Ada', ?)",
+            (now,),
+        )
+        user_id = conn.exec_driver_sql("SELECT id FROM users").scalar_one()
         conn.exec_driver_sql(
             "INSERT INTO comments (paper_id, user_id, body, created_at, hidden)"
             " VALUES ('2606.00001', ?, '*old*', ?, 0)",
-            (user["id"], dt.datetime.now(dt.UTC).isoformat()),
+            (user_id, now),
         )
     migrate.upgrade(engine)
     with engine.connect() as conn:
