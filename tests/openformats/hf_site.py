@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from dailypapers.api.lists import EXAMPLE_TOKEN
 from dailypapers.community import accounts, actions
 from dailypapers.index.build import run_index
 from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.settings import Settings
 from dailypapers.sources.hf_daily import parse_hf_daily
-from dailypapers.storage import community
+from dailypapers.storage import community, lists
 from dailypapers.storage.engine import make_engine, write_transaction
 from dailypapers.web.app import create_app
 from tests.browser.live import LiveServer, fresh_database
@@ -92,6 +93,14 @@ def fill(settings: Settings) -> tuple[list[str], str]:
             for paper_id, day in zip(SUBMITTED, SUBMIT_DAYS, strict=True):
                 community.submit_entry(conn=conn, paper_id=paper_id, day=day, user_id=ada["id"])
             token = accounts.create_api_token(conn, user_id=ada["id"], name="test")
+            # A public list at the address the API's examples name (its JSON twin, saving).
+            lists.create_list(
+                conn=conn,
+                user_id=ada["id"],
+                name="Reading group",
+                token=EXAMPLE_TOKEN,
+                visibility="public",
+            )
         actions.add_comment(engine, ada, MATH_ID, "Nice bound on $\\alpha$.", None)
         run_index(engine=engine, root=settings.index_dir, embedder=None)
     finally:

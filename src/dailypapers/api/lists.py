@@ -23,17 +23,27 @@ from dailypapers.web.auth import limit
 from dailypapers.web.deps import connect
 
 router = APIRouter(prefix="/api", tags=["lists"])
+# What a list's token looks like (22 URL-safe characters), for the documentation's examples.
+EXAMPLE_TOKEN = "q3Vf8nL2pXw7Rt5ZkE1c_A"  # noqa: S105 - a documented example, not a secret
 Token = Annotated[
     str,
-    Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The list's token"),
+    Path(
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The list's token (the last part of its address)",
+        examples=[EXAMPLE_TOKEN],
+    ),
 ]
 
 
 class SaveIn(BaseModel):
     """Which list of yours (its token) and an optional private note."""
 
-    list: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    note: str | None = Field(None, max_length=5000)
+    list: str = Field(
+        min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", examples=[EXAMPLE_TOKEN]
+    )
+    note: str | None = Field(None, max_length=5000, examples=["Read section 3 first."])
 
 
 @router.get(
