@@ -95,21 +95,21 @@ class Node:
     href: str | None = None
 
 
+_BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)  # an escape pair, or a brace
+_PLAIN_RUN = re.compile(r"[^$\\{]+")  # text the parser copies as it is
+_SPECIAL = re.compile(r"[$\\{]")
+
+
 def brace_pairs(text: str) -> dict[int, int]:
     """Each ``{`` (not ``\\{``) mapped to the index of its closing ``}``, in one pass."""
     pairs: dict[int, int] = {}
     stack: list[int] = []
-    at = 0
-    while at < len(text):
-        char = text[at]
-        if char == "\\":
-            at += 2
-            continue
+    for token in _BRACE_TOKENS.finditer(text):
+        char = token.group()
         if char == "{":
-            stack.append(at)
+            stack.append(token.start())
         elif char == "}" and stack:
-            pairs[stack.pop()] = at
-        at += 1
+            pairs[stack.pop()] = token.start()
     return pairs
 
 
@@ -181,9 +181,10 @@ class _Parser:
                 flush()
                 nodes.append(self._group(at + 1, close, depth + 1))
                 at = close + 1
-            else:
-                buffer.append(char)
-                at += 1
+            else:  # plain text up to the next $, \\ or { (or this lone one, read as text)
+                run = _PLAIN_RUN.match(text, at, end)
+                buffer.append(run.group() if run else char)
+                at = run.end() if run else at + 1
         flush()
         return nodes
 
@@ -303,6 +304,8 @@ def _typography(text: str) -> str:
 
 def parse(text: str) -> list[Node]:
     """``text`` as a tree of text, math and formatting nodes."""
+    if not _SPECIAL.search(text):  # no math, command or group: most titles and abstracts
+        return [Node("", _typography(text))] if text else []
     return _Parser(text).parse(0, len(text))
 
 
