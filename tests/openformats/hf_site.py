@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from dailypapers.web.app import create_app
 from tests.browser.live import LiveServer, fresh_database
 from tests.conftest import fixture_path
 from tests.core.helpers import raw
+from tests.empty_arxiv import empty_arxiv
 
 HF_EXCERPT = fixture_path("hf-daily-papers", "daily_papers_2024-10-25_excerpt.json")
 MATH_ID = "2410.20001"
@@ -106,34 +105,6 @@ def fill(settings: Settings) -> tuple[list[str], str]:
     finally:
         engine.dispose()
     return [str(r.arxiv_id) for r in hf], token
-
-
-class _EmptyArxiv(BaseHTTPRequestHandler):
-    """An arXiv API that knows no paper: every query gets an empty Atom feed."""
-
-    def do_GET(self) -> None:
-        body = b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/atom+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
-@contextlib.contextmanager
-def empty_arxiv() -> Iterator[str]:
-    """URL of a loopback arXiv API with no papers (a submission of an unknown id is a 404)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyArxiv)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/query"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextlib.contextmanager

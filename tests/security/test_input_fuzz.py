@@ -12,9 +12,7 @@ CSRF token so the handlers' bodies run. Everything runs on both backends.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import hypothesis
@@ -42,6 +40,7 @@ from tests.community.conftest import (  # noqa: F401 - fixtures used by the test
     papers,
     smtp,
 )
+from tests.empty_arxiv import empty_arxiv as empty_arxiv_api
 from tests.smtp import Inbox
 
 Make = Any
@@ -267,32 +266,11 @@ def _fill_all(paths: list[str]) -> list[str]:
     return [(_fill(path, "2606.00001") or [path])[0] for path in paths]
 
 
-class _EmptyFeed(BaseHTTPRequestHandler):
-    """An arXiv API that knows no paper: every query gets an empty Atom feed."""
-
-    def do_GET(self) -> None:
-        body = b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/atom+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
 def empty_arxiv() -> Iterator[str]:
     """URL of a loopback arXiv API that has no papers."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyFeed)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/query"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with empty_arxiv_api() as url:
+        yield url
 
 
 @pytest.fixture
