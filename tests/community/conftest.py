@@ -30,24 +30,27 @@ def smtp() -> Iterator[Inbox]:
         yield server.inbox
 
 
-@pytest.fixture
-def settings(settings: Settings, smtp: Inbox) -> Settings:
-    """The base settings, sending mail to the loopback server, rate limits off."""
+def community_settings(settings: Settings, smtp: Inbox, *limits_off: str) -> Settings:
+    """``settings`` sending mail to the loopback server, with the community rate limits and
+    the named ones (``rate_limit_lists``...) off."""
+    off = ("signup", "login", "password_reset", "submit", "comment", "upvote")
     return settings.model_copy(
         update={
             "smtp_host": "127.0.0.1",
             "smtp_port": smtp.port,  # type: ignore[attr-defined]
             "smtp_security": "none",
             "base_url": "http://testserver",
-            "rate_limit_signup": "off",
-            "rate_limit_login": "off",
-            "rate_limit_password_reset": "off",
-            "rate_limit_submit": "off",
-            "rate_limit_comment": "off",
-            "rate_limit_upvote": "off",
+            **{f"rate_limit_{name}": "off" for name in off},
+            **dict.fromkeys(limits_off, "off"),
             "cache_vote_lag": 0,
         }
     )
+
+
+@pytest.fixture
+def settings(settings: Settings, smtp: Inbox) -> Settings:
+    """The base settings, sending mail to the loopback server, rate limits off."""
+    return community_settings(settings, smtp)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from dailypapers.storage.schema import EMBEDDING_DIM
 from tests.community.conftest import (  # noqa: F401
     api_token,
     client,
+    community_settings,
     make_member,
     smtp,
 )
@@ -35,23 +36,7 @@ TOPICS = {
 def settings(settings: Settings, smtp: Inbox) -> Settings:  # noqa: F811
     """The community tests' settings (mail to the loopback server, rate limits off), with
     the follow and For you limits off too."""
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,  # type: ignore[attr-defined]
-            "smtp_security": "none",
-            "base_url": "http://testserver",
-            "rate_limit_signup": "off",
-            "rate_limit_login": "off",
-            "rate_limit_password_reset": "off",
-            "rate_limit_submit": "off",
-            "rate_limit_comment": "off",
-            "rate_limit_upvote": "off",
-            "rate_limit_follow": "off",
-            "rate_limit_for_you": "off",
-            "cache_vote_lag": 0,
-        }
-    )
+    return community_settings(settings, smtp, "rate_limit_follow", "rate_limit_for_you")
 
 
 def vector(axis: int, jitter: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from tests.browser.conftest import page, site, viewport  # noqa: F401
 from tests.community.conftest import (  # noqa: F401
     api_token,
     client,
+    community_settings,
     make_member,
     papers,
     smtp,
@@ -27,23 +28,7 @@ from tests.smtp import Inbox
 @pytest.fixture
 def settings(settings: Settings, smtp: Inbox) -> Settings:  # noqa: F811
     """The community tests' settings (mail to loopback, rate limits off), list limits off."""
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,  # type: ignore[attr-defined]
-            "smtp_security": "none",
-            "base_url": "http://testserver",
-            "rate_limit_signup": "off",
-            "rate_limit_login": "off",
-            "rate_limit_password_reset": "off",
-            "rate_limit_submit": "off",
-            "rate_limit_comment": "off",
-            "rate_limit_upvote": "off",
-            "rate_limit_lists": "off",
-            "rate_limit_import": "off",
-            "cache_vote_lag": 0,
-        }
-    )
+    return community_settings(settings, smtp, "rate_limit_lists", "rate_limit_import")
 
 
 @pytest.fixture
