@@ -9,11 +9,15 @@ and every judged query is run through ``Searcher.search`` (first page of 100 res
         --mode all --cache bench/results/cache
     .venv/bin/python bench/search_quality.py --beir /tmp/known-1 --mode all --by-kind
     .venv/bin/python bench/search_quality.py --self-check
+    .venv/bin/python bench/search_quality.py --beir ../shared/data/beir-scifact \\
+        --mode all --cache bench/results/cache --max-tokens 128
 
 Prints one JSON line per mode. ``--cache DIR`` keeps the embeddings (by model and text
 hash) between runs, so tuning runs, other backends and repeated queries skip the model.
 ``--by-kind`` adds figures per query kind, the part of the query id before the first ``-``
-(``make_known_item.py`` names its queries that way).
+(``make_known_item.py`` names its queries that way). ``--max-tokens N`` sets the model's
+truncation (``dailypapers.index.embedder.MAX_TOKENS``, 256 by default) for this run only; it
+is part of the embedder's key, so cached vectors of another length are never reused.
 """
 
 # ruff: noqa: E402
@@ -43,6 +47,7 @@ from bench.beir import BeirSet, CachedEmbedder, load, write_export
 from bench.common import database_version, emit, log, machine_info, temp_database
 from sqlalchemy import Engine
 
+from dailypapers.index import embedder as embedder_module
 from dailypapers.index.build import run_index
 from dailypapers.index.embedder import Embedder, MiniLMEmbedder
 from dailypapers.index.snapshot import SnapshotStore
@@ -146,6 +151,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--by-kind", action="store_true", help="figures per query kind too")
     parser.add_argument("--per-query", type=Path, help="write per-query figures (JSON lines)")
     parser.add_argument("--self-check", action="store_true", help="check the metric code")
+    parser.add_argument(
+        "--max-tokens", type=int, help="truncate texts to N tokens (default: MAX_TOKENS, 256)"
+    )
     args = parser.parse_args()
     if not args.beir and not args.self_check:
         parser.error("--beir is required (or --self-check)")
@@ -164,9 +172,13 @@ def main() -> None:
     queries = dict(list(beir.queries.items())[: args.limit_queries])
     qrels = {qid: beir.qrels[qid] for qid in queries}
     modes = list(MODES) if args.mode == "all" else [args.mode]
+    if args.max_tokens:
+        # Read by the tokenizer when the model loads and by ModelFiles.key (the cache key).
+        embedder_module.MAX_TOKENS = args.max_tokens
     embedder: Embedder | None = None
     if modes != ["keyword"]:
         embedder = MiniLMEmbedder()
+        log(f"embedder {embedder.key}")
         if args.cache:
             embedder = CachedEmbedder(embedder, args.cache)
     log(f"{beir.name}: {len(beir.corpus)} documents, {len(queries)} queries, {args.backend}")
@@ -184,6 +196,7 @@ def main() -> None:
                 "dataset": beir.name,
                 "mode": mode,
                 "backend": args.backend,
+                "max_tokens": embedder_module.MAX_TOKENS,
                 **metrics.mean(scores),
                 "docs": len(beir.corpus),
                 "queries": len(scores),
