@@ -202,6 +202,47 @@ def _worker_rss_mib(pgid: int) -> dict[int, int]:
     return rss
 
 
+def _mib(kb: int) -> float:
+    return round(kb / 1024, 1)
+
+
+def _worker_memory(pgid: int) -> dict[str, dict[str, Any]]:
+    """What each worker's resident memory is made of: its own (anonymous) memory, file pages
+    (shared with the other workers through the page cache), and the files it has resident
+    (``/proc/PID/smaps``: libraries summed, files of 1 MiB or more by name), in MiB."""
+    memory: dict[str, dict[str, Any]] = {}
+    for pid in _worker_rss_mib(pgid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            rollup: dict[str, int] = {}
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+                name, value = line.split(":", 1)
+                rollup[name] = int(value.split()[0])
+            files: dict[str, int] = {}
+            mapping = ""
+            for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+                head = line.split(None, 5)
+                if "-" in head[0] and len(head) >= 5:  # a mapping's first line
+                    path = head[5].strip() if len(head) > 5 else ""
+                    name = os.path.basename(path) if path.startswith("/") else path or "[anon]"
+                    mapping = "libraries (.so)" if ".so" in name else name
+                elif head[0] == "Rss:":
+                    files[mapping] = files.get(mapping, 0) + int(head[1])
+            memory[str(pid)] = {
+                "rss": _mib(rollup["Rss"]),
+                "pss": _mib(rollup["Pss"]),
+                "anonymous": _mib(rollup["Anonymous"]),
+                "file": _mib(rollup["Rss"] - rollup["Anonymous"]),
+                "shared": _mib(rollup["Shared_Clean"] + rollup["Shared_Dirty"]),
+                "private": _mib(rollup["Private_Clean"] + rollup["Private_Dirty"]),
+                "resident": {
+                    name: _mib(kb)
+                    for name, kb in sorted(files.items(), key=lambda item: -item[1])
+                    if kb >= 1024
+                },
+            }
+    return memory
+
+
 def warm_up(
     base: str, maker: QueryMaker, pgid: int, workers: int, connections: int = 8
 ) -> dict[str, Any]:
@@ -362,6 +403,7 @@ def main() -> None:
                         ),
                         "reconnects": sum(c.reconnects for c in clients),
                         "server_rss_mib": _group_rss_mib(pgid),
+                        "worker_memory_mib": _worker_memory(pgid),
                         "load_avg_1m_after": load_average(),
                     }
                     for kind in MIX:
