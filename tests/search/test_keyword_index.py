@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dailypapers.index.keyword import K1, TITLE_WEIGHT, B, IndexedDoc, KeywordIndex
+from dailypapers.index.keyword import K1, TITLE_WEIGHT, B, IndexedDoc, KeywordIndex, Terms
 from dailypapers.index.text import analyse, fold
 
 DOCS = [
@@ -63,3 +64,44 @@ def test_non_ascii_text_is_folded_like_ascii() -> None:
     assert fold("Graph Networks") == "graph networks"
     full_width = "\uff26\uff55\uff4c\uff4c-width \ufb01ne-tuning"  # and an "fi" ligature
     assert analyse(full_width) == analyse("Full-width fine-tuning")
+
+
+def test_a_saved_term_table_finds_what_the_dict_finds(tmp_path: Path) -> None:
+    """Every term (prefixes of each other, non-ASCII, a lone surrogate, the empty string)
+    maps to its id; neighbours in byte order and unknown terms map to nothing."""
+    terms = ["a", "ab", "abc", "b", "", "zz", "é", "ée", "naïve", "日本", "\udc80x", "Z", "a b"]
+    vocabulary = {term: tid for tid, term in enumerate(reversed(terms))}
+    Terms.save(vocabulary, tmp_path, "v")
+    table = Terms.load(tmp_path, "v")
+    assert isinstance(table, Terms) and len(table) == len(vocabulary)
+    for term, tid in vocabulary.items():
+        assert table.get(term) == tid and table[term] == tid and term in table
+    for unknown in ["aa", "abcd", "c", "zzz", "e", "日", " ", "A"]:
+        assert table.get(unknown) is None and unknown not in table
+        with pytest.raises(KeyError):
+            table[unknown]
+    assert sorted(table) == sorted(vocabulary, key=lambda t: t.encode("utf-8", "surrogatepass"))
+    assert dict(table) == vocabulary
+    Terms.save(table, tmp_path, "again")  # a loaded table saves the same files
+    assert (tmp_path / "again.terms.npy").read_bytes() == (tmp_path / "v.terms.npy").read_bytes()
+
+
+def test_an_empty_term_table(tmp_path: Path) -> None:
+    Terms.save({}, tmp_path, "v")
+    table = Terms.load(tmp_path, "v")
+    assert len(table) == 0 and table.get("a") is None and list(table) == []
+
+
+def test_indexes_saved_with_json_vocabularies_still_load(tmp_path: Path) -> None:
+    """Builds made before the term tables (``NAME.vocabulary.json``) open and score the same."""
+    index = KeywordIndex.build(DOCS)
+    index.save(tmp_path)
+    for name in ("bm25", "title", "author", "category"):
+        table = Terms.load(tmp_path, name)
+        for suffix in ("terms", "term_starts", "term_ids"):
+            (tmp_path / f"{name}.{suffix}.npy").unlink()
+        (tmp_path / f"{name}.vocabulary.json").write_text(json.dumps(dict(table)))
+    old = KeywordIndex.load(tmp_path)
+    assert isinstance(old.vocabulary, dict)
+    assert np.array_equal(old.scores(["graph", "learn"]), index.scores(["graph", "learn"]))
+    assert list(old.fields["author"].docs("emile")) == [2]

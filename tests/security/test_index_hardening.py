@@ -149,10 +149,10 @@ def test_a_damaged_index_never_takes_pages_down(
 def test_cli_search_explains_a_damaged_index(
     cli_env: dict[str, str], settings: Settings, indexed: list[dict[str, object]]
 ) -> None:
-    (current_build(settings.index_dir) / "bm25.vocabulary.json").write_text("{")
+    (current_build(settings.index_dir) / "bm25.terms.npy").write_text("{")
     result = CliRunner().invoke(cli, ["search", "language", "--mode", "keyword"])
     assert result.exit_code == 1
-    assert "damaged" in result.output and "bm25.vocabulary.json" in result.output
+    assert "damaged" in result.output and "bm25.terms.npy" in result.output
 
 
 def test_search_falls_back_to_the_previous_good_build(

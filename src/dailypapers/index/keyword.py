@@ -6,6 +6,9 @@ sums a few sparse columns into a dense score vector, which stays fast at a milli
 Fields: the title counts twice, authors once, the abstract once (a simple BM25F). Presence
 postings of title words, author words and categories serve the ``title:``, ``author:`` and
 category filters.
+
+Vocabularies are saved as sorted term tables (``Terms``), memory-mapped like the postings,
+so every worker shares their pages instead of holding dicts of Python strings.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +32,96 @@ TITLE_WEIGHT = 2
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
+# Term -> term id: a dict while an index is built, a ``Terms`` table once saved.
+Vocabulary = Mapping[str, int]
+
+
+def _utf8(term: str) -> bytes:
+    return term.encode("utf-8", "surrogatepass")
+
+
+class Terms(Mapping[str, int]):
+    """A vocabulary as a sorted table, memory-mapped from ``NAME.terms.npy`` (the UTF-8 terms
+    back to back, in byte order), ``NAME.term_starts.npy`` (where each starts, and the end)
+    and ``NAME.term_ids.npy`` (each term's id). A lookup is a binary search: about 18 reads
+    at 200,000 terms, 10-30 microseconds. Loaded as dicts, the vocabularies of 75k papers
+    were ~40 MiB of Python objects in every worker."""
+
+    def __init__(self, blob: npt.NDArray[np.uint8], starts: IntArray, ids: IntArray) -> None:
+        self.blob = blob
+        self.starts = starts
+        self.ids = ids
+
+    @staticmethod
+    def save(vocabulary: Vocabulary, directory: Path, name: str) -> None:
+        """Write ``vocabulary`` as ``name.terms.npy``, ``.term_starts.npy``, ``.term_ids.npy``."""
+        pairs = sorted((_utf8(term), tid) for term, tid in _pairs(vocabulary))
+        starts = np.zeros(len(pairs) + 1, dtype=np.int64)
+        starts[1:] = np.cumsum([len(term) for term, _ in pairs])
+        blob = np.frombuffer(b"".join(term for term, _ in pairs), dtype=np.uint8)
+        np.save(directory / f"{name}.terms.npy", blob)
+        np.save(directory / f"{name}.term_starts.npy", starts)
+        np.save(directory / f"{name}.term_ids.npy", np.asarray([t for _, t in pairs], np.int64))
+
+    @staticmethod
+    def load(directory: Path, name: str) -> Vocabulary:
+        """Memory-map what ``save`` wrote (builds made before it: ``name.vocabulary.json``,
+        read into a dict)."""
+        if not (directory / f"{name}.terms.npy").exists():
+            old = directory / f"{name}.vocabulary.json"
+            loaded: dict[str, int] = json.loads(old.read_text())
+            return loaded
+        return Terms(
+            np.load(directory / f"{name}.terms.npy", mmap_mode="r"),
+            np.load(directory / f"{name}.term_starts.npy", mmap_mode="r"),
+            np.load(directory / f"{name}.term_ids.npy", mmap_mode="r"),
+        )
+
+    def _term(self, number: int) -> bytes:
+        return self.blob[int(self.starts[number]) : int(self.starts[number + 1])].tobytes()
+
+    def get(self, term: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """The id of ``term`` (``default`` when it is not in the table)."""
+        key = _utf8(term)
+        low, high = 0, len(self.ids)
+        while low < high:
+            middle = (low + high) // 2
+            if self._term(middle) < key:
+                low = middle + 1
+            else:
+                high = middle
+        if low < len(self.ids) and self._term(low) == key:
+            return int(self.ids[low])
+        return default
+
+    def __getitem__(self, term: str) -> int:
+        tid = self.get(term)
+        if tid is None:
+            raise KeyError(term)
+        return tid
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[str]:
+        for number in range(len(self.ids)):
+            yield self._term(number).decode("utf-8", "surrogatepass")
+
+
+def _pairs(vocabulary: Vocabulary) -> Iterable[tuple[str, int]]:
+    if isinstance(vocabulary, Terms):
+        return zip(vocabulary, (int(t) for t in vocabulary.ids), strict=True)
+    return vocabulary.items()
+
+
+def term_ids(vocabulary: Vocabulary) -> IntArray:
+    """Every term id of ``vocabulary`` (for checks)."""
+    if isinstance(vocabulary, Terms):
+        return vocabulary.ids
+    return np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
 
 
 @dataclass(slots=True)
@@ -50,7 +143,7 @@ class Postings:
     """Presence lists (term -> sorted document numbers) for filters: title words, author
     words, categories."""
 
-    def __init__(self, vocabulary: dict[str, int], indices: IntArray, indptr: IntArray) -> None:
+    def __init__(self, vocabulary: Vocabulary, indices: IntArray, indptr: IntArray) -> None:
         self.vocabulary = vocabulary
         self.indices = indices
         self.indptr = indptr
@@ -77,13 +170,13 @@ class Postings:
         """Write as ``name.*`` files."""
         np.save(directory / f"{name}.indices.npy", self.indices)
         np.save(directory / f"{name}.indptr.npy", self.indptr)
-        (directory / f"{name}.vocabulary.json").write_text(json.dumps(self.vocabulary))
+        Terms.save(self.vocabulary, directory, name)
 
     @classmethod
     def load(cls, directory: Path, name: str) -> Postings:
         """Memory-map what ``save`` wrote."""
         return cls(
-            json.loads((directory / f"{name}.vocabulary.json").read_text()),
+            Terms.load(directory, name),
             np.load(directory / f"{name}.indices.npy", mmap_mode="r"),
             np.load(directory / f"{name}.indptr.npy", mmap_mode="r"),
         )
@@ -133,7 +226,7 @@ class KeywordIndex:
 
     def __init__(
         self,
-        vocabulary: dict[str, int],
+        vocabulary: Vocabulary,
         weights: tuple[FloatArray, IntArray, IntArray],
         fields: dict[str, Postings],
         n_docs: int,
@@ -207,7 +300,7 @@ class KeywordIndex:
         return cls(vocabulary, (data, indices, indptr), built, n_docs, avgdl)
 
     def save(self, directory: Path) -> None:
-        """Write the index as plain .npy files and JSON vocabularies."""
+        """Write the index as plain .npy files and sorted term tables."""
         directory.mkdir(parents=True, exist_ok=True)
         for name, values in (
             ("data", self.data),
@@ -215,7 +308,7 @@ class KeywordIndex:
             ("indptr", self.indptr),
         ):
             np.save(directory / f"bm25.{name}.npy", values)
-        (directory / "bm25.vocabulary.json").write_text(json.dumps(self.vocabulary))
+        Terms.save(self.vocabulary, directory, "bm25")
         for name, postings in self.fields.items():
             postings.save(directory, name)
         (directory / "keyword.json").write_text(
@@ -231,7 +324,7 @@ class KeywordIndex:
             for name in ("data", "indices", "indptr")
         )
         return cls(
-            json.loads((directory / "bm25.vocabulary.json").read_text()),
+            Terms.load(directory, "bm25"),
             weights,
             {name: Postings.load(directory, name) for name in meta["fields"]},
             int(meta["n_docs"]),
