@@ -31,12 +31,39 @@ def test_graph_recall_against_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     recalls = []
     for query in unit(rng.normal(size=(20, 32))):
         exact = np.argsort(-(matrix @ query))[:50]
-        positions, sims = ann.nearest(index, query, 50)
+        positions, sims = ann.nearest(index, query, 50, matrix)
         assert 17 not in positions
-        assert np.allclose(sims, matrix[positions] @ query, atol=1e-4)
+        assert np.allclose(sims, matrix[positions] @ query, rtol=0, atol=1e-6)
         assert list(sims) == sorted(sims, reverse=True)
         recalls.append(len(set(exact) & set(positions)) / 50)
     assert np.mean(recalls) >= 0.95
+
+
+def test_graphs_of_older_snapshots_still_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A float32 graph (snapshots built before the int8 one) answers the same way."""
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    monkeypatch.setattr(ann, "DTYPE", "f32")
+    monkeypatch.setattr(ann, "METRIC", "ip")
+    rng = np.random.default_rng(3)
+    matrix = unit(rng.normal(size=(2000, 16)))
+    assert ann.build(matrix, tmp_path)
+    index = ann.load(tmp_path)
+    query = matrix[5]
+    positions, sims = ann.nearest(index, query, 10, matrix)
+    assert positions[0] == 5 and sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert list(positions) == list(np.argsort(-(matrix @ query), kind="stable")[:10])
+
+
+def test_rerank_orders_by_exact_similarity_keeping_ties_in_order() -> None:
+    vectors = np.asarray([[1, 0], [0, 1], [0.6, 0.8], [0.6, 0.8], [-1, 0]], dtype=np.float32)
+    positions = np.asarray([4, 3, 1, 0, 2], dtype=np.int64)
+    ordered, sims = ann.rerank(positions, np.asarray([0.6, 0.8], dtype=np.float32), vectors)
+    assert list(ordered) == [3, 2, 1, 0, 4]  # 3 and 2 tie: given order kept
+    assert np.allclose(sims, [1.0, 1.0, 0.8, 0.6, -0.6])
+    empty, none = ann.rerank(np.empty(0, dtype=np.int64), vectors[0], vectors)
+    assert not len(empty) and none.dtype == np.float32
 
 
 def test_filtered_searches_agree_with_the_exact_scan(

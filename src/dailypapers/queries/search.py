@@ -313,7 +313,7 @@ class Searcher:
             k = int(depth * snapshot.n_docs / max(kept, 1) * 2) + depth
             if k > ANN_MAX_K:
                 return None
-        positions, sims = ann.nearest(snapshot.ann, vector, k)
+        positions, sims = ann.nearest(snapshot.ann, vector, k, snapshot.vectors)
         if keep is not None and kept is not None:
             passed = keep[positions]
             if int(passed.sum()) < min(depth, kept):
