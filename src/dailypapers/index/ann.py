@@ -5,14 +5,14 @@ Below ``MIN_DOCS`` papers an exact scan of the memory-mapped vectors is fast eno
 (about 0.4 s at 1M) while the graph answers in about a millisecond at ~97% recall@200.
 The graph is built with the snapshot and memory-mapped (``view``) by every worker.
 
-The graph keeps its own copy of the vectors as int8 (a quarter of float32: 29 MB instead of
-115 MB at 75,000 papers, pages every worker that searches has resident); its candidates are
-then ranked exactly with the snapshot's float32 vectors, of which only their rows are read.
-int8 is coarse for 384 components of about 0.05 each and misorders close neighbours, so the
-graph is asked for ``OVERSAMPLE`` times as many: at 75k papers (bench/search_latency.py's
-corpus, 200 papers' vectors with noise as queries), recall@200 against the exact scan was
-0.988 with the float32 graph, 0.934 with int8 alone and 0.988 with int8, twice the
-candidates and the exact ranking (recall@20: 1.0, 0.974, 1.0). Graphs of older snapshots
+The graph keeps its own copy of the vectors as float16 (58 MB instead of 115 MB at 75,000
+papers: pages every worker that searches ends up holding); its candidates are then ranked
+exactly with the snapshot's float32 vectors, of which only their rows are read. At 75k
+papers (bench/search_latency.py's corpus, 200 papers' vectors with noise as queries),
+recall against the exact scan was the float32 graph's: @20 1.0 / 0.9995, @200 0.988 /
+0.988, @1000 0.972 / 0.972 (float32 / float16), each search ~10% slower. int8 (29 MB)
+lost recall (0.934 @200); asking it for twice the candidates won the recall back (0.988)
+but made semantic searches (1,000 neighbours) twice as slow. Graphs of older snapshots
 (float32) are read the same way.
 """
 
@@ -30,11 +30,8 @@ FILE = "vectors.usearch"
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 400
-OVERSAMPLE = 2
-DTYPE = "i8"
-# Cosine (int8 vectors are scaled by their norm); the vectors are unit length, so the order
-# is the inner product's.
-METRIC = "cos"
+DTYPE = "f16"
+METRIC = "ip"
 # usearch's concurrent inserts can leave a few nodes unreachable (measured: 7 of 20,000, and
 # some of 60 in a quarter of tiny builds); graphs this small are built on one thread.
 SERIAL_BELOW = 50_000
@@ -77,13 +74,11 @@ def load(directory: Path) -> Any | None:
 def nearest(
     index: Any, vector: npt.NDArray[np.float32], k: int, vectors: Any
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Row numbers and cosine similarities of the ``k`` nearest rows, best first: the best
-    ``k`` of the graph's ``OVERSAMPLE * k`` candidates by their exact similarity (rows of
-    ``vectors``)."""
+    """Row numbers and cosine similarities of the ``k`` nearest rows, best first: the
+    graph's ``k`` candidates ranked by their exact similarity (rows of ``vectors``)."""
     query = np.asarray(vector, dtype=np.float32)
-    matches = index.search(query, k * OVERSAMPLE, threads=1)
-    positions, similarities = rerank(np.asarray(matches.keys, dtype=np.int64), query, vectors)
-    return positions[:k], similarities[:k]
+    matches = index.search(query, k, threads=1)
+    return rerank(np.asarray(matches.keys, dtype=np.int64), query, vectors)
 
 
 def rerank(
