@@ -93,7 +93,8 @@ def test_an_empty_term_table(tmp_path: Path) -> None:
 
 
 def test_indexes_saved_with_json_vocabularies_still_load(tmp_path: Path) -> None:
-    """Builds made before the term tables (``NAME.vocabulary.json``) open and score the same."""
+    """Builds made before the term tables (``NAME.vocabulary.json``) and int32 postings open
+    and score the same."""
     index = KeywordIndex.build(DOCS)
     index.save(tmp_path)
     for name in ("bm25", "title", "author", "category"):
@@ -101,7 +102,10 @@ def test_indexes_saved_with_json_vocabularies_still_load(tmp_path: Path) -> None
         for suffix in ("terms", "term_starts", "term_ids"):
             (tmp_path / f"{name}.{suffix}.npy").unlink()
         (tmp_path / f"{name}.vocabulary.json").write_text(json.dumps(dict(table)))
+        indices = tmp_path / f"{name}.indices.npy"
+        assert np.load(indices).dtype == np.int32  # saved compact now, int64 before
+        np.save(indices, np.load(indices).astype(np.int64))
     old = KeywordIndex.load(tmp_path)
-    assert isinstance(old.vocabulary, dict)
+    assert isinstance(old.vocabulary, dict) and old.indices.dtype == np.int64
     assert np.array_equal(old.scores(["graph", "learn"]), index.scores(["graph", "learn"]))
     assert list(old.fields["author"].docs("emile")) == [2]

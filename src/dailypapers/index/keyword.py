@@ -117,6 +117,15 @@ def _pairs(vocabulary: Vocabulary) -> Iterable[tuple[str, int]]:
     return vocabulary.items()
 
 
+def compact(numbers: IntArray) -> npt.NDArray[np.int32] | IntArray:
+    """Document numbers as int32 when they fit (always, below 2**31 papers): half the pages
+    a worker reads and keeps resident (bm25.indices: 65 MiB as int64 at 75k papers, all of
+    it read by a few thousand different queries). Indexes saved as int64 read the same."""
+    if not len(numbers) or int(numbers.max()) < np.iinfo(np.int32).max:
+        return numbers.astype(np.int32)
+    return numbers
+
+
 def term_ids(vocabulary: Vocabulary) -> IntArray:
     """Every term id of ``vocabulary`` (for checks)."""
     if isinstance(vocabulary, Terms):
@@ -168,7 +177,7 @@ class Postings:
 
     def save(self, directory: Path, name: str) -> None:
         """Write as ``name.*`` files."""
-        np.save(directory / f"{name}.indices.npy", self.indices)
+        np.save(directory / f"{name}.indices.npy", compact(self.indices))
         np.save(directory / f"{name}.indptr.npy", self.indptr)
         Terms.save(self.vocabulary, directory, name)
 
@@ -304,7 +313,7 @@ class KeywordIndex:
         directory.mkdir(parents=True, exist_ok=True)
         for name, values in (
             ("data", self.data),
-            ("indices", self.indices),
+            ("indices", compact(self.indices)),
             ("indptr", self.indptr),
         ):
             np.save(directory / f"bm25.{name}.npy", values)
