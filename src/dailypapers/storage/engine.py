@@ -23,11 +23,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
     "PRAGMA synchronous=NORMAL",
-    # Pages are read (pread) into a small cache per connection, not memory-mapped: each of
+    # Pages are read (pread) into a 4 MiB cache per connection, not memory-mapped: each of
     # a process's pooled connections mapped the database on its own, and a web worker counted
     # the same file pages once per connection (1.3 GiB resident at 75k papers, issue 10);
     # the operating system's page cache still holds the file once for every process.
-    "PRAGMA cache_size=-16384",
+    "PRAGMA cache_size=-4096",
     "PRAGMA mmap_size=0",
     "PRAGMA temp_store=MEMORY",
 )
