@@ -185,6 +185,9 @@ class LiveView:
         n = base.n_docs
         found = base.positions(docs.ids.tolist())
         self.dead = np.sort(found[found >= 0]).astype(np.int64)
+        # The same as a mask over the base: one lookup per graph neighbour, not a set test.
+        self.dead_mask = np.zeros(n, dtype=np.bool_)
+        self.dead_mask[self.dead] = True
         self.directory = base.directory
         self.meta = base.meta
         self.model = base.model

@@ -361,7 +361,13 @@ def _with_delta(
     keep: npt.NDArray[np.bool_] | None,
     depth: int,
 ) -> Ranked:
-    """The graph's neighbours (base papers) merged with the exactly scored delta papers."""
+    """The graph's neighbours (base papers) merged with the exactly scored delta papers.
+
+    Only the delta's own best ``depth`` can reach the merged best ``depth``, so only they are
+    sorted with the neighbours (sorting all of a 5,000-paper delta, and ``np.isin`` against
+    its masked base copies, made a search 1.6x slower at 75k papers); same order as sorting
+    everything: ties keep base papers first, then delta papers by number.
+    """
     if not isinstance(snapshot, LiveView):
         return ranked
     sims = snapshot.delta_similarities(vector)
@@ -371,11 +377,24 @@ def _with_delta(
     if keep is not None:
         passed = keep[positions]
         positions, sims = positions[passed], sims[passed]
-    alive = ~np.isin(ranked.positions, snapshot.dead)
-    merged_positions = np.concatenate([ranked.positions[alive], positions])
-    merged = np.concatenate([ranked.scores[alive], np.where(sims > 0, sims, 1e-6)])
-    order = np.argsort(-merged.astype(np.float32), kind="stable")[:depth]
-    return Ranked(merged_positions[order], merged[order].astype(np.float32))
+    sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+    best = stable_top(sims, depth)
+    alive = ~snapshot.dead_mask[ranked.positions]
+    merged_positions = np.concatenate([ranked.positions[alive], positions[best]])
+    merged = np.concatenate([ranked.scores[alive].astype(np.float32), sims[best]])
+    order = np.argsort(-merged, kind="stable")[:depth]
+    return Ranked(merged_positions[order], merged[order])
+
+
+def stable_top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """``np.argsort(-scores, kind="stable")[:k]`` without sorting all of ``scores``: the
+    ``k``-th best value found by a partition, then only what reaches it sorted."""
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable").astype(np.int64)
+    negated = -scores
+    kth = np.partition(negated, k - 1)[k - 1]
+    reaching = np.flatnonzero(negated <= kth)  # ascending: ties stay in their order
+    return reaching[np.argsort(negated[reaching], kind="stable")[:k]].astype(np.int64)
 
 
 def _docs_with_all(snapshot: Searchable, field: str, values: list[str]) -> npt.NDArray[np.int64]:
