@@ -20,6 +20,16 @@ Prints one JSON line per phase and query kind, and ``kind: "all"`` per phase wit
 timings.  Goals (issue): p50 <= 30 ms and p95 <= 100 ms at 75k papers; p50 <= 60 ms at 1M,
 on both backends.  The server is always stopped, and a watchdog (``--timeout-minutes``) ends
 the program whatever happens.
+
+``--delta N`` measures what the live delta (papers newer than the base build, issue 12)
+adds, side by side: a server started before any change (its delta stays empty), then ``N``
+papers of the corpus are marked as changed after the build (``modified_at`` spread between
+the build's watermark and now, so the delta holds them with their stored vectors and their
+base copies are masked), a second server reads them into its delta (checked on
+``/health``), and both run the same cold and warm phases in alternating slices of
+``--slice-seconds``.  Adds ``server`` and ``delta_papers`` to every line, and one
+``kind: "ratio"`` line per phase and query kind (p50 and p95, delta / no delta).  The
+changed papers get their ``modified_at`` back at the end (the cached corpus stays as built).
 """
 
 # ruff: noqa: E402
@@ -36,9 +46,13 @@ sys.path.insert(0, os.path.dirname(_BENCH))
 
 import argparse
 import contextlib
+import datetime as dt
 import http.client
+import math
 import random
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -61,6 +75,12 @@ from bench.common import (
 from bench.http import _group_pids, _group_rss_mib, running_server, sampling
 from bench.search_corpus import prepared_corpus
 from bench.search_queries import MIX, QueryMaker, write_paths
+from sqlalchemy import select, update
+
+from dailypapers.index.delta import watermark_of
+from dailypapers.index.snapshot import SnapshotStore
+from dailypapers.storage.engine import make_engine
+from dailypapers.storage.schema import papers
 
 RETRYABLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -304,6 +324,219 @@ def watchdog(minutes: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@dataclass(slots=True)
+class Served:
+    """One server of a side-by-side run: its clients and what they measured in a phase."""
+
+    label: str
+    base: str
+    pgid: int
+    clients: list[Client]
+    delta_papers: list[int]
+    taken: int = 0  # cold requests taken so far (each server gets the same sequence)
+    samples: list[tuple[str, float, int, int]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def mark_changed(url: str, folder: Path, count: int, seed: int) -> list[tuple[str, Any]]:
+    """Mark ``count`` random papers as changed after the served build (``modified_at``
+    spread between its watermark and now, at most an hour back); returns the old values."""
+    snapshot = SnapshotStore(folder / "data" / "index").current()
+    watermark = watermark_of(snapshot)
+    if watermark is None:
+        raise SystemExit("--delta: the build records no watermark (rebuild the corpus)")
+    now = dt.datetime.now(dt.UTC)
+    low = max(watermark + dt.timedelta(seconds=1), now - dt.timedelta(hours=1))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(papers.c.id, papers.c.modified_at)).all()
+        chosen = random.Random(seed).sample([tuple(r) for r in rows], count)
+        step = (now - low) / (count + 1)
+        with engine.begin() as conn:
+            for number, (pid, _) in enumerate(chosen):
+                stamp = low + step * (number + 1)
+                conn.execute(update(papers).where(papers.c.id == pid).values(modified_at=stamp))
+    finally:
+        engine.dispose()
+    log(f"--delta: {count} papers marked as changed between {low:%H:%M:%S} and {now:%H:%M:%S}")
+    return chosen
+
+
+def restore_changed(url: str, old: list[tuple[str, Any]]) -> None:
+    """Give the papers ``mark_changed`` marked their ``modified_at`` back."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for pid, modified in old:
+                conn.execute(update(papers).where(papers.c.id == pid).values(modified_at=modified))
+    finally:
+        engine.dispose()
+    log(f"--delta: modified_at of {len(old)} papers restored")
+
+
+def delta_sizes(base: str, tries: int = 24) -> list[int]:
+    """``/health``'s live-delta size, asked on ``tries`` fresh connections (any worker)."""
+    parts = urlsplit(base)
+    seen = []
+    for _ in range(tries):
+        client = Client(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+        status, body = client.get("/health")
+        client.close()
+        if status != 200:
+            raise RuntimeError(f"/health answered {status}: {body[:200]!r}")
+        seen.append(int(orjson.loads(body)["index"].get("delta_papers", 0)))
+    return seen
+
+
+def wait_for_delta(base: str, wanted: int, timeout: float = 300) -> list[int]:
+    """Until every ``/health`` answer (both workers) reports a delta of ``wanted`` papers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = delta_sizes(base)
+        if all(size == wanted for size in seen):
+            return seen
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the live delta never reached {wanted} papers: {seen}")
+        time.sleep(1)
+
+
+def run_alternating(
+    servers: list[Served],
+    phase: str,
+    requests: list[tuple[str, str]],
+    length: float,
+    per_client: int,
+    slice_s: float,
+) -> None:
+    """The servers take turns of ``slice_s`` (so both see the same load drift) for a total of
+    ``length`` seconds each; cold turns carry on through the same request sequence."""
+    rounds = max(1, math.ceil(length / slice_s))
+    for served in servers:
+        served.samples, served.seconds = [], 0.0
+    for _ in range(rounds):
+        for served in servers:
+            if phase == "cold":
+                before = sum(len(c.issued) for c in served.clients)
+                served.seconds += run_cold(
+                    served.clients, requests[served.taken :], length / rounds
+                )
+                served.taken += sum(len(c.issued) for c in served.clients) - before
+            else:
+                served.seconds += run_warm(served.clients, length / rounds, per_client)
+            for client in served.clients:
+                served.samples.extend(client.samples)
+                client.samples.clear()
+
+
+def ratio(delta: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
+    """p50 and p95 with the delta over without it."""
+    if not delta.get("requests") or not plain.get("requests"):
+        return {}
+    return {
+        f"ratio_{key}": round(delta[key] / plain[key], 3) for key in ("p50_ms", "p95_ms", "mean_ms")
+    }
+
+
+def side_by_side(
+    args: argparse.Namespace,
+    url: str,
+    folder: Path,
+    rows: list[dict[str, Any]],
+    requests: list[tuple[str, str]],
+    common: dict[str, Any],
+    setup: dict[str, Any],
+) -> None:
+    """``--delta``: a server with an empty delta and one with ``args.delta`` papers in it,
+    the same phases in alternating slices; figures of each and their ratio."""
+    machine = machine_info()
+    scratch = Path(tempfile.mkdtemp(prefix="search-latency-delta-"))
+    marked: list[tuple[str, Any]] = []
+    saved = os.environ.get("DAILYPAPERS_INDEX_FOLLOW_SECONDS")
+    try:
+        with contextlib.ExitStack() as stack:
+            servers = []
+            for label in ("no_delta", "delta"):
+                home = scratch / label
+                home.mkdir()
+                (home / "data").symlink_to(folder / "data")  # same build, own server log
+                # The first server reads its (empty) delta once at start and never again.
+                follow = "86400" if label == "no_delta" else saved
+                if follow is None:
+                    os.environ.pop("DAILYPAPERS_INDEX_FOLLOW_SECONDS", None)
+                else:
+                    os.environ["DAILYPAPERS_INDEX_FOLLOW_SECONDS"] = follow
+                if label == "delta":
+                    marked = mark_changed(url, folder, args.delta, args.seed + 2)
+                base, pgid = stack.enter_context(running_server(url, args.workers, home))
+                warmed = warm_up(base, QueryMaker(rows, args.seed + 1), pgid, args.workers)
+                setup[f"{label}_warmup"] = warmed
+                wanted = args.delta if label == "delta" else 0
+                seen = wait_for_delta(base, wanted)
+                log(f"{label}: /health reports a delta of {sorted(set(seen))} papers")
+                parts = urlsplit(base)
+                clients = [
+                    Client(parts.hostname or "127.0.0.1", parts.port or 80)
+                    for _ in range(args.connections)
+                ]
+                servers.append(Served(label, base, pgid, clients, seen))
+            if delta_sizes(servers[0].base) != [0] * 24:
+                raise RuntimeError("the server without a delta read the changed papers")
+            warm_s = args.warm_duration or args.duration
+            per_client = max(1, 2048 // args.connections)
+            for phase in ("cold", "warm"):
+                length = args.duration if phase == "cold" else warm_s
+                log(f"{phase}: both servers, {args.connections} clients, {length:g} s each")
+                with contextlib.ExitStack() as spies:
+                    for served in servers:
+                        name = f"{phase}.{served.label}"
+                        spies.enter_context(sampling(args.py_spy, name, served.pgid, 2 * length))
+                    run_alternating(
+                        servers, phase, requests, length, per_client, args.slice_seconds
+                    )
+                figures: dict[str, dict[str, dict[str, Any]]] = {}
+                for served in servers:
+                    extra = {
+                        "phase": phase,
+                        "server": served.label,
+                        "delta_papers": sorted(set(served.delta_papers)),
+                        "duration_s": round(served.seconds, 2),
+                        "slice_s": args.slice_seconds,
+                        "reconnects": sum(c.reconnects for c in served.clients),
+                        "server_rss_mib": _group_rss_mib(served.pgid),
+                        "load_avg_1m_after": load_average(),
+                    }
+                    mine = figures[served.label] = {}
+                    for kind in [*MIX, "all"]:
+                        chosen = [s for s in served.samples if kind in ("all", s[0])]
+                        mine[kind] = summarise(chosen, served.seconds)
+                        more = {"setup": setup} if kind == "all" else {}
+                        line = {**common, "kind": kind, **mine[kind], **extra, **more}
+                        emit({**line, "machine": machine})
+                for kind in [*MIX, "all"]:
+                    emit(
+                        {
+                            **common,
+                            "kind": "ratio",
+                            "of": kind,
+                            "phase": phase,
+                            **ratio(figures["delta"][kind], figures["no_delta"][kind]),
+                            "load_avg_1m_after": load_average(),
+                        }
+                    )
+            for served in servers:
+                for client in served.clients:
+                    client.close()
+    finally:
+        if marked:
+            restore_changed(url, marked)
+        shutil.rmtree(scratch, ignore_errors=True)
+        if saved is None:
+            os.environ.pop("DAILYPAPERS_INDEX_FOLLOW_SECONDS", None)
+        else:
+            os.environ["DAILYPAPERS_INDEX_FOLLOW_SECONDS"] = saved
+
+
 def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -335,8 +568,23 @@ def parse_args() -> argparse.Namespace:
         metavar="PREFIX",
         help="sample the server during each phase (PREFIX.<phase>.txt)",
     )
+    parser.add_argument(
+        "--delta",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also serve N papers changed after the build (live delta) and compare, side by side",
+    )
+    parser.add_argument(
+        "--slice-seconds",
+        type=float,
+        default=2.5,
+        help="with --delta: the servers take turns this long (under uvicorn's 5 s keep-alive)",
+    )
     add_common_arguments(parser)
     args = parser.parse_args()
+    if args.delta < 0 or args.delta > args.docs:
+        parser.error("need 0 <= --delta <= --docs")
     if not 0 < args.real <= args.docs <= 1_000_000:
         parser.error("need 0 < --real <= --docs <= 1,000,000")
     if args.cache:
@@ -375,6 +623,10 @@ def main() -> None:
                 "vector_search": os.environ.get("DAILYPAPERS_VECTOR_SEARCH", "auto"),
             }
             setup = {"cached": corpus.cached, "seconds": corpus.seconds, "counts": corpus.counts}
+            if args.delta:
+                common["delta_requested"] = args.delta
+                side_by_side(args, corpus.url, corpus.folder, rows, requests, common, setup)
+                return
             with running_server(corpus.url, args.workers, corpus.folder) as (base, pgid):
                 setup.update(warm_up(base, QueryMaker(rows, args.seed + 1), pgid, args.workers))
                 parts = urlsplit(base)
