@@ -16,8 +16,17 @@ upkeep, the others are ``--no-jobs`` web nodes). Measured:
   rebuild is published and every node switches while it is being searched;
 - ``errors``: responses other than 200 from any node during that phase (goal: 0).
 
+``--docs N`` grows the base to N papers with replicas of the extra feed papers, made as
+``bench/search_corpus.py`` makes them (perturbed text, synthetic ids ``2701.xxxxx``, the
+source's vector plus noise, loaded with COPY, then the pgvector HNSW index built once), so
+nothing is embedded. Reported as well: the base build's seconds (the ``index`` run that
+builds and publishes it), its size and how it is stored, and the preparation steps' seconds.
+``--no-rebuild`` keeps the freshness phase to the live delta (no rebuild of a big base).
+
     .venv/bin/python bench/multinode.py --new 60 --probe 10
     .venv/bin/python bench/multinode.py --extra 20000 --new 200 --probe 20
+    .venv/bin/python bench/multinode.py --extra 71461 --docs 1000000 --new 20 --probe 5 \
+        --no-rebuild --ready-timeout 1800 --timeout-minutes 95
 
 Prints one JSON line. Goals (issue): nodes ready <= 3 min at 75k papers; new papers found
 everywhere within 60 s; no errors while builds publish and switch.
@@ -34,9 +43,11 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _BENCH]
 sys.path.insert(0, os.path.dirname(_BENCH))
 
 import argparse
+import atexit
 import contextlib
 import gzip
 import json
+import shutil
 import signal
 import statistics
 import subprocess
@@ -59,14 +70,16 @@ from bench.common import (
 )
 from bench.http import _serving, free_port, http_get
 from bench.ingest import export_record, write_jsonl
+from bench.search_corpus import build_hnsw, store_replica_vectors, write_replicas
 from sqlalchemy import func, select
 
 from dailypapers.demo import sample_path
 from dailypapers.index.embedder import default_embedder
 from dailypapers.storage.embeddings import store, text_hash
 from dailypapers.storage.engine import make_engine, write_transaction
+from dailypapers.storage.generations import CHUNK_BYTES
 from dailypapers.storage.papers import texts_of
-from dailypapers.storage.schema import embeddings, index_generations, papers
+from dailypapers.storage.schema import embeddings, index_chunks, index_generations, papers
 
 
 def _cli(args: list[str], env: dict[str, str], folder: Path) -> float:
@@ -97,7 +110,7 @@ def _env(url: str, data_dir: Path, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _nodes(
-    url: str, folder: Path, count: int, extra_env: dict[str, str]
+    url: str, folder: Path, count: int, extra_env: dict[str, str], ready_timeout: float = 600
 ) -> Iterator[list[tuple[str, float]]]:
     """``count`` serve processes with empty data dirs; yields (base URL, seconds to ready)."""
     with contextlib.ExitStack() as stack:
@@ -118,8 +131,8 @@ def _nodes(
                 status, _ = http_get(base + "/readyz", timeout=10)
                 if status == 200:
                     break
-                if time.monotonic() - began > 600:
-                    raise RuntimeError(f"{base} not ready after 600 s")
+                if time.monotonic() - began > ready_timeout:
+                    raise RuntimeError(f"{base} not ready after {ready_timeout:.0f} s")
                 time.sleep(0.2)
             ready.append((base, time.monotonic() - began))
             log(f"{base} ready after {ready[-1][1]:.1f} s")
@@ -163,6 +176,29 @@ def _borrow_vectors(engine: Any, ids: list[str]) -> None:
             store(conn=conn, model=key, items=items, vectors=vectors.astype(np.float32))
 
 
+def _grow(
+    engine: Any, loader: dict[str, str], folder: Path, rows: list[dict[str, Any]], count: int
+) -> dict[str, float]:
+    """Add ``count`` replicas of ``rows`` (ingested through the CLI) with noisy borrowed
+    vectors, then build the HNSW index the bulk load dropped; seconds of each step."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    path = folder / "replicas.jsonl"
+    sources = write_replicas(rows, count, path, seed=0)
+    seconds["write_replicas"] = round(time.perf_counter() - started, 1)
+    seconds["ingest_replicas"] = round(_cli(["ingest", "jsonl", str(path)], loader, folder), 1)
+    path.unlink()
+    log(f"{count} replicas ingested in {seconds['ingest_replicas']} s")
+    started = time.perf_counter()
+    store_replica_vectors(engine, default_embedder().key, sources, noise=0.02, seed=0)
+    seconds["replica_vectors"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    build_hnsw(engine)
+    seconds["hnsw_index"] = round(time.perf_counter() - started, 1)
+    log(f"replica vectors {seconds['replica_vectors']} s, HNSW {seconds['hnsw_index']} s")
+    return seconds
+
+
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "max": None}
@@ -175,12 +211,23 @@ def main() -> None:
     add_common_arguments(parser)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--extra", type=int, default=0, help="feed papers added to the base")
+    parser.add_argument(
+        "--docs", type=int, default=0, help="grow the base to this many papers with replicas"
+    )
     parser.add_argument("--new", type=int, default=60, help="papers ingested after start")
     parser.add_argument("--probe", type=int, default=10, help="new papers looked for")
     parser.add_argument("--follow-seconds", type=float, default=10.0)
     parser.add_argument("--give-up", type=float, default=300.0, help="seconds per probe")
+    parser.add_argument("--ready-timeout", type=float, default=600, help="seconds per node")
+    parser.add_argument(
+        "--no-rebuild",
+        action="store_true",
+        help="no rebuild after the new papers (they are found through the live delta only)",
+    )
     parser.add_argument("--timeout-minutes", type=float, default=60)
     args = parser.parse_args()
+    if args.docs and not args.extra:
+        parser.error("--docs makes replicas of the --extra feed papers: give --extra too")
     signal.signal(signal.SIGALRM, lambda *_: sys.exit("watchdog: out of time"))
     signal.alarm(int(args.timeout_minutes * 60))
 
@@ -189,6 +236,7 @@ def main() -> None:
     feed = [r for r in load_feed(path=args.feed) if r["id"] not in known]
     extra, new = feed[: args.extra], feed[args.extra : args.extra + args.new]
     folder = Path(tempfile.mkdtemp(prefix="dailypapers-multinode-"))
+    atexit.register(shutil.rmtree, folder, True)  # builds of a 1M base are gigabytes each
     result: dict[str, Any] = {"bench": "multinode", "machine": machine_info()}
     with temp_database("postgresql", args.database_url) as url:
         loader = _env(url, folder / "loader")
@@ -199,20 +247,51 @@ def main() -> None:
             write_jsonl(extra, path, export_record)
             _cli(["ingest", "jsonl", str(path)], loader, folder)
             _borrow_vectors(engine, [r["id"] for r in extra])
+            if args.docs:
+                with engine.connect() as conn:
+                    count = conn.execute(select(func.count()).select_from(papers)).scalar_one()
+                if args.docs > count:
+                    result["prepare_seconds"] = _grow(
+                        engine, loader, folder, extra, args.docs - count
+                    )
+            result["load_avg_1m_before_build"] = round(os.getloadavg()[0], 2)
             result["base_build_seconds"] = round(
                 _cli(["index", "--no-progress", "--no-embed"], loader, folder), 1
             )
+            finished = time.time()
+            log(f"base built and published in {result['base_build_seconds']} s")
         with engine.connect() as conn:
             result["papers"] = conn.execute(select(func.count()).select_from(papers)).scalar()
-            result["base_bytes"] = conn.execute(
-                select(index_generations.c.bytes).order_by(index_generations.c.id.desc())
-            ).scalar()
+            generation = conn.execute(
+                select(index_generations).order_by(index_generations.c.id.desc()).limit(1)
+            ).one()
+            result["base_bytes"] = generation.bytes
+            result["base_files_bytes"] = {
+                name: f["size"] for name, f in generation.manifest["files"].items()
+            }
+            chunks = conn.execute(
+                select(func.count(), func.max(func.length(index_chunks.c.data))).where(
+                    index_chunks.c.generation_id == generation.id
+                )
+            ).one()
+            result["base_storage"] = (
+                f"{chunks[0]} bytea rows of index_chunks (<= {CHUNK_BYTES >> 20} MiB each, "
+                f"largest {chunks[1]} B)"
+            )
+            if extra:  # from the generation row's insert (after hashing) to the run's end
+                result["publish_insert_seconds"] = round(
+                    finished - generation.created_at.timestamp(), 1
+                )
+        rebuild_delta = 10**9 if args.no_rebuild else max(1, args.new // 2)
         node_env = {
             "DAILYPAPERS_INDEX_FOLLOW_SECONDS": str(args.follow_seconds),
-            "DAILYPAPERS_INDEX_REBUILD_DELTA": str(max(1, args.new // 2)),
+            "DAILYPAPERS_INDEX_REBUILD_DELTA": str(rebuild_delta),
         }
-        with _nodes(url, folder, args.nodes, node_env) as ready:
+        result["load_avg_1m_before_nodes"] = round(os.getloadavg()[0], 2)
+        with _nodes(url, folder, args.nodes, node_env, args.ready_timeout) as ready:
             result["ready_seconds"] = [round(seconds, 1) for _, seconds in ready]
+            result["load_avg_1m_nodes_ready"] = round(os.getloadavg()[0], 2)
+            emit({"partial": True, **result})  # the figures so far, should the rest fail
             path = folder / "new.jsonl"
             write_jsonl(new, path, export_record)
             _cli(["ingest", "jsonl", str(path)], loader, folder)
@@ -240,7 +319,7 @@ def main() -> None:
             # Keep searching every node until each serves a build published after the ingest
             # (the runner's rebuild): errors while it is published and switched count too.
             switched = time.monotonic()
-            while time.monotonic() - ingested < args.give_up * 3:
+            while not args.no_rebuild and time.monotonic() - ingested < args.give_up * 3:
                 with engine.connect() as conn:
                     newest = conn.execute(
                         select(index_generations.c.build, index_generations.c.papers)
@@ -271,7 +350,8 @@ def main() -> None:
                 result[f"found_{kind}"] = f"{len(seconds)}/{len(probes) * len(ready)}"
             result["errors"] = errors
             result["requests"] = requests
-            result["base_papers_after"] = newest.papers
+            if not args.no_rebuild:
+                result["base_papers_after"] = newest.papers
             alive = []
             for base, _ in ready:
                 try:
