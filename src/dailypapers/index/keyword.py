@@ -48,9 +48,12 @@ class Terms(Mapping[str, int]):
     were ~40 MiB of Python objects in every worker."""
 
     def __init__(self, blob: npt.NDArray[np.uint8], starts: IntArray, ids: IntArray) -> None:
-        self.blob = blob
-        self.starts = starts
-        self.ids = ids
+        # Plain views of the mapped arrays: indexing a np.memmap makes a memmap object each
+        # time, which made a lookup ~10x slower (1.5 ms more per query at 75k papers).
+        self.blob = np.asarray(blob)
+        self.starts = np.asarray(starts)
+        self.ids = np.asarray(ids)
+        self._bytes = memoryview(self.blob.data)
 
     @staticmethod
     def save(vocabulary: Vocabulary, directory: Path, name: str) -> None:
@@ -78,7 +81,7 @@ class Terms(Mapping[str, int]):
         )
 
     def _term(self, number: int) -> bytes:
-        return self.blob[int(self.starts[number]) : int(self.starts[number + 1])].tobytes()
+        return self._bytes[self.starts[number] : self.starts[number + 1]].tobytes()
 
     def get(self, term: str, default: int | None = None) -> int | None:  # type: ignore[override]
         """The id of ``term`` (``default`` when it is not in the table)."""
