@@ -99,3 +99,16 @@ def test_filtered_searches_agree_with_the_exact_scan(
         exact = np.flatnonzero(keep)[np.argsort(-(matrix[keep] @ query))[:20]]
         assert keep[got.positions].all()
         assert len(set(got.positions) & set(exact)) >= 18, (share, subset)
+
+
+def test_rows_are_scored_in_blocks_as_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ann, "ROW_BLOCK", 7)
+    rng = np.random.default_rng(4)
+    vectors = unit(rng.normal(size=(100, 16)))
+    query = vectors[3]
+    for count in (0, 1, 7, 8, 50):
+        rows = np.sort(rng.choice(100, count, replace=False)).astype(np.int64)
+        got = ann.dot_rows(vectors, rows, query)
+        assert got.dtype == np.float32 and len(got) == count
+        # BLAS may round the last bit differently for another number of rows.
+        assert np.allclose(got, vectors[rows] @ query, rtol=0, atol=1e-6)

@@ -35,6 +35,8 @@ METRIC = "ip"
 # usearch's concurrent inserts can leave a few nodes unreachable (measured: 7 of 20,000, and
 # some of 60 in a quarter of tiny builds); graphs this small are built on one thread.
 SERIAL_BELOW = 50_000
+# Rows copied at a time when scoring chosen rows (see ``dot_rows``).
+ROW_BLOCK = 1024
 
 
 def build(matrix: npt.NDArray[np.float32], directory: Path) -> bool:
@@ -88,6 +90,20 @@ def rerank(
     best first (ties in the order given), with those products."""
     if not len(positions):
         return positions, np.empty(0, dtype=np.float32)
-    similarities = np.asarray(vectors[positions] @ query, dtype=np.float32)
+    similarities = dot_rows(vectors, positions, query)
     order = np.argsort(-similarities, kind="stable")
     return positions[order], similarities[order]
+
+
+def dot_rows(
+    vectors: Any, rows: npt.NDArray[np.int64], query: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """``vectors[rows] @ query``, ``ROW_BLOCK`` rows at a time. A filter's scan copied up to
+    20,000 rows (30 MB) at once, and malloc kept such blocks for each thread that had one:
+    400 scans on 8 threads left 392 MiB more resident, 30 MiB in blocks (and half the time,
+    as the copies fit in the caches)."""
+    out = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), ROW_BLOCK):
+        part = rows[start : start + ROW_BLOCK]
+        out[start : start + len(part)] = vectors[part] @ query
+    return out

@@ -279,7 +279,7 @@ class Searcher:
                 return _with_delta(snapshot, graph, vector, keep, depth)
         if kept is not None and len(kept) < snapshot.n_docs // 2:
             # A filter keeps few papers: score only those rows.
-            sims = np.asarray(snapshot.vectors[kept] @ vector, dtype=np.float32)
+            sims = ann.dot_rows(snapshot.vectors, kept, vector)
             sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
             best = hybrid.top(sims, depth)
             return Ranked(kept[best.positions].astype(np.int64), best.scores)
