@@ -43,9 +43,20 @@ def _serve(ctx: Context, host: str, port: int, workers: int, jobs: bool = True) 
         os.environ["DAILYPAPERS_BASE_URL"] = url = served_base_url(host, port)
         note = " (set DAILYPAPERS_BASE_URL to the address people use)" if host in WILDCARDS else ""
         click.echo(f"links in emails and feeds point to {url}{note}")
+    service = None
+    if workers > 1 and ctx.settings.semantic_search:
+        # One model for the node: the workers ask this process (index/embed_service.py).
+        from dailypapers.index.embed_service import SOCKET_ENV, EmbeddingService
+        from dailypapers.index.embedder import default_embedder
+
+        service = EmbeddingService(default_embedder()).start()
+        os.environ[SOCKET_ENV] = str(service.path)
+        click.echo("query embeddings: one model in this process for all workers")
     try:
         _run_uvicorn(host, port, workers)
     finally:
+        if service is not None:
+            service.stop()
         if running is not None:
             running[1].set()
             running[0].join(timeout=60)

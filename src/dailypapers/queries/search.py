@@ -8,6 +8,7 @@ everything, unknown filters match nothing, and a missing or damaged index says s
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.index import ann
 from dailypapers.index.delta import LiveDelta, LiveView
+from dailypapers.index.embed_service import EmbeddingUnavailable
 from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import IndexUnavailable, Snapshot, SnapshotStore
 from dailypapers.index.text import analyse, words
@@ -31,6 +33,8 @@ from dailypapers.ranking.hybrid import Ranked
 from dailypapers.ranking.query import ParsedQuery, parse_query
 from dailypapers.render.latex import to_text
 from dailypapers.storage import daily, embeddings, papers
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "keyword", "semantic"]
 SortBy = Literal["relevance", "date", "upvotes"]
@@ -115,7 +119,12 @@ class Searcher:
         with self._lock:
             cached = self._vectors.get(text)
         if cached is None:
-            cached = self.embedder.embed([text])[0]
+            try:
+                cached = self.embedder.embed([text])[0]
+            except EmbeddingUnavailable:
+                # The node's embedding service is down or restarting: keyword results.
+                log.warning("query embedding unavailable; searching by keyword", exc_info=True)
+                return None
             with self._lock:
                 self._vectors[text] = cached
                 if len(self._vectors) > 2048:

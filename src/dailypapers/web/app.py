@@ -27,7 +27,7 @@ from dailypapers.community.fetching import ArxivFetches
 from dailypapers.community.ratelimit import RateLimited
 from dailypapers.feeds.routes import router as feeds_router
 from dailypapers.feeds.settings import router as feed_settings_router
-from dailypapers.index.embedder import default_embedder
+from dailypapers.index.embed_service import embedder_for_worker
 from dailypapers.index.follow import Follower
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Searcher
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or engine_from_settings(settings)
     app.state.searcher = Searcher(
         SnapshotStore(settings.index_dir),
-        default_embedder() if settings.semantic_search else None,
+        embedder_for_worker() if settings.semantic_search else None,
         settings.vector_search,
     )
     app.state.follower = Follower(
