@@ -12,9 +12,11 @@ from sqlalchemy import Engine, insert
 
 from dailypapers.cli import cli
 from dailypapers.index.build import IndexReport
+from dailypapers.jobs.rebuild import RebuildFailed, rebuild_in_child
 from dailypapers.jobs.runner import Runner
 from dailypapers.settings import Settings
 from dailypapers.storage import leases
+from dailypapers.storage.locks import stage_lock
 from dailypapers.storage.schema import leases as leases_table
 from tests.multinode.conftest import ingest
 from tests.search.conftest import Memoised
@@ -149,3 +151,32 @@ def _idle() -> Any:
     thread = threading.Thread(target=lambda: None)
     thread.start()
     return thread, threading.Event()
+
+
+def test_serve_rebuilds_in_a_child_process_at_low_priority(
+    engine: Engine,
+    settings: Settings,
+    cli_env: dict[str, str],
+    rows: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The child reads the settings from the environment, as under `serve`.
+    monkeypatch.setenv("DAILYPAPERS_SEMANTIC_SEARCH", "false")
+    quick = settings.model_copy(update={"semantic_search": False, "jobs_lease_seconds": 60})
+    runner = Runner(engine, quick, holder="serve", clock=Clock(), isolate_builds=True)
+    ingest(engine, rows, "corpus")
+    runner.heartbeat()
+    report = runner.work()["index"]
+    assert isinstance(report, IndexReport) and report.papers == len(rows)
+    assert report.snapshot and (settings.index_dir / "CURRENT").exists()
+    # While another process builds, the child says so and the round waits for the next one.
+    with stage_lock(engine, "index", wait=False):
+        assert rebuild_in_child() is None
+
+
+def test_a_failing_child_rebuild_is_an_error_naming_it(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAILYPAPERS_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(RebuildFailed, match="index rebuild exited with"):
+        rebuild_in_child()

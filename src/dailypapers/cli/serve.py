@@ -35,7 +35,9 @@ def _serve(ctx: Context, host: str, port: int, workers: int, jobs: bool = True) 
         # new papers and rebuilds the search index as they accumulate (jobs/runner.py).
         from dailypapers.jobs.runner import Runner
 
-        running = Runner(ctx.engine, ctx.settings).start(seconds=RUNNER_SECONDS)
+        running = Runner(ctx.engine, ctx.settings, isolate_builds=True).start(
+            seconds=RUNNER_SECONDS
+        )
         click.echo("index upkeep: on (this node runs it when it holds the lease; --no-jobs: off)")
     if "base_url" not in ctx.settings.model_fields_set:
         # Links in mail and feeds follow the address served (never a request's Host header);

@@ -40,8 +40,11 @@ class Runner:
         clock: Clock = utc_now,
         holder: str | None = None,
         embedder: Embedder | None = None,
+        isolate_builds: bool = False,
     ) -> None:
         self.engine = engine
+        # Rebuilds in a child process at low priority (jobs/rebuild.py): what `serve` does.
+        self.isolate_builds = isolate_builds
         self.settings = settings
         self.daily = daily
         self.clock = clock
@@ -85,6 +88,7 @@ class Runner:
                 settings=self.settings,
                 embedder=self.embedder(),
                 now=self.clock(),
+                in_child=self.isolate_builds,
             )
         if self.jobs is not None and self.jobs.held and self.daily is not None:
             done["jobs"] = self.daily()

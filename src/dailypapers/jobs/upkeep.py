@@ -19,6 +19,7 @@ from dailypapers.index.build import IndexReport, run_index
 from dailypapers.index.embedder import Embedder, paper_text
 from dailypapers.index.publish import shared
 from dailypapers.index.snapshot import current_name
+from dailypapers.jobs.rebuild import rebuild_in_child
 from dailypapers.settings import Settings
 from dailypapers.storage import delta, embeddings, generations, papers
 from dailypapers.storage.engine import write_transaction
@@ -83,10 +84,12 @@ def tick(
     settings: Settings,
     embedder: Embedder | None,
     now: dt.datetime | None = None,
+    in_child: bool = False,
 ) -> IndexReport | int | None:
     """One round of upkeep: embed up to ``EMBED_PER_ROUND`` new papers, then rebuild when due
     (not while a backlog is still being embedded); the rebuild's report, else how many
-    papers were embedded (None: another process is building)."""
+    papers were embedded (None: another process is building). ``in_child``: the rebuild runs
+    in a child process at low priority (jobs/rebuild.py), as inside ``serve``."""
     now = now or dt.datetime.now(dt.UTC)
     base = current_base(engine, settings.index_dir)
     reason = None
@@ -110,13 +113,19 @@ def tick(
             embedded = embed_new(engine=engine, embedder=embedder, since=since)
         if reason is not None and embedded < EMBED_PER_ROUND:
             log.info("rebuilding the search index: %s", reason, extra={"job": "index"})
-            report = run_index(
-                engine=engine,
-                root=settings.index_dir,
-                embedder=embedder,
-                batch_size=settings.embed_batch_size,
-                model=None if embedder is None else embedder.key,
-            )
+            if in_child:
+                built = rebuild_in_child()
+                if built is None:
+                    return None  # another process is building
+                report = built
+            else:
+                report = run_index(
+                    engine=engine,
+                    root=settings.index_dir,
+                    embedder=embedder,
+                    batch_size=settings.embed_batch_size,
+                    model=None if embedder is None else embedder.key,
+                )
             log.info("%s", report.summary(), extra={"job": "index", "outcome": "ok"})
             return report
         return embedded
