@@ -6,13 +6,16 @@ sentence-transformers runs it: token and position embeddings, six encoder layers
 GELU with erf), mean pooling over the attention mask and L2 normalisation, so the file maps
 (input_ids, attention_mask) straight to unit vectors.
 
-Variants store the weights differently; all compute in float32 (ONNX Runtime folds the
+Variants store the weights differently; all but ``q8`` compute in float32 (ONNX Runtime folds the
 casts into float32 weights when it loads the file, except the word-embedding table, which is
 looked up first and converted per token, so it stays small in memory):
 
 - ``fp32``: the weights as they are (87 MiB);
 - ``fp16``: weights stored as float16 (44 MiB);
-- ``int8``: weights stored as int8 with one float32 scale per output row (22 MiB).
+- ``int8``: weights stored as int8 with one float32 scale per output row (22 MiB);
+- ``q8``: the dense layers' weights as 8-bit integers with one scale per 32 inputs, run by
+  ONNX Runtime's ``MatMulNBits`` in int8 (35 MiB; the one variant that computes faster,
+  1.2x; not shipped: docs/search.md, "Which variant").
 
     python scripts/export_model.py /path/to/all-MiniLM-L6-v2 --variant fp16 \
         [--out src/dailypapers/index/model]
@@ -36,6 +39,8 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "src" / "dailypapers" / "index" / "model"
 OPSET = 17
+# Inputs per scale of the q8 variant's weights (all of BERT's widths are multiples of it).
+Q8_BLOCK = 32
 DTYPES = {"F32": np.float32, "I64": np.int64}
 
 
@@ -103,7 +108,7 @@ class Graph:
 
         if self.variant == "fp32":
             return self.op("Gather", [self.const(table, "word"), ids])
-        if self.variant == "fp16":
+        if self.variant in ("fp16", "q8"):
             rows = self.op("Gather", [self.const(table.astype(np.float16), "word"), ids])
             return self.op("Cast", [rows], to=TensorProto.FLOAT)
         scale = np.abs(table).max(axis=1, keepdims=True) / 127.0
@@ -114,10 +119,37 @@ class Graph:
         return self.op("Mul", [self.op("Cast", [rows], to=TensorProto.FLOAT), scales])
 
     def linear(self, x: str, w: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> str:
+        if self.variant == "q8":
+            return self.op("Add", [self.matmul_q8(x, w), self.const(b, "b")])
         # torch stores (out, in); scale per output row, then transpose for x @ W^T.
         weight = self.weight(np.ascontiguousarray(w), "w")
         weight_t = self.op("Transpose", [weight], "wt", perm=[1, 0])
         return self.op("Add", [self.op("MatMul", [x, weight_t]), self.const(b, "b")])
+
+    def matmul_q8(self, x: str, w: npt.NDArray[np.float32]) -> str:
+        """x @ w.T with w (out, in) stored as 8-bit integers, one scale per 32 inputs of a row.
+
+        ONNX Runtime's ``MatMulNBits`` (com.microsoft) reads the weight as uint8 blocks
+        ``(out, in / 32, 32)`` with ``weight = (q - 128) * scale`` and, with
+        ``accuracy_level=4``, multiplies in int8 with the activations quantised per block
+        of 32 as well (float32 where the CPU has no int8 kernel).
+        """
+        rows, inputs = w.shape
+        blocks = w.reshape(rows, inputs // Q8_BLOCK, Q8_BLOCK).astype(np.float32)
+        scale = np.abs(blocks).max(axis=2) / 127.0
+        scale[scale == 0] = 1.0
+        quantised = np.clip(np.rint(blocks / scale[:, :, None]), -127, 127) + 128
+        return self.op(
+            "MatMulNBits",
+            [x, self.const(quantised.astype(np.uint8), "q8"), self.const(scale.astype(np.float32))],
+            "mm",
+            domain="com.microsoft",
+            K=inputs,
+            N=rows,
+            bits=8,
+            block_size=Q8_BLOCK,
+            accuracy_level=4,
+        )
 
     def layer_norm(self, x: str, w: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> str:
         return self.op(
@@ -235,7 +267,8 @@ def build(tensors: dict[str, npt.NDArray[np.generic]], variant: str, config: dic
     )
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=[helper.make_opsetid("", OPSET)]
+        + ([helper.make_opsetid("com.microsoft", 1)] if variant == "q8" else []),
         producer_name="dailypapers scripts/export_model.py",
         ir_version=8,
     )
@@ -248,7 +281,7 @@ def main() -> None:
     """Export, copy the tokenizer, print the hashes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path, help="folder with the upstream model files")
-    parser.add_argument("--variant", choices=["fp32", "fp16", "int8"], default="fp16")
+    parser.add_argument("--variant", choices=["fp32", "fp16", "int8", "q8"], default="fp16")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     config = json.loads((args.model_dir / "config.json").read_text())
