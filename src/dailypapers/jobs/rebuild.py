@@ -17,7 +17,11 @@ import os
 import subprocess
 import sys
 
-from dailypapers.index.build import IndexReport
+from sqlalchemy import Engine
+
+from dailypapers.index.build import IndexReport, run_index
+from dailypapers.index.embedder import Embedder
+from dailypapers.settings import Settings
 
 NICENESS = 10
 BUSY = 3  # exit status: another process holds the index lock
@@ -44,25 +48,31 @@ def rebuild_in_child() -> IndexReport | None:
     return IndexReport(**json.loads(lines[-1]))
 
 
+def rebuild(*, engine: Engine, settings: Settings, embedder: Embedder | None) -> IndexReport:
+    """Rebuild the index in this process (``AlreadyRunning`` when another process builds)."""
+    return run_index(
+        engine=engine,
+        root=settings.index_dir,
+        embedder=embedder,
+        batch_size=settings.embed_batch_size,
+        model=None if embedder is None else embedder.key,
+    )
+
+
 def main() -> int:
     """Rebuild as ``tick`` would, at low priority; the report on stdout."""
     os.nice(NICENESS)
-    from dailypapers.index.build import run_index
     from dailypapers.index.embedder import default_embedder
-    from dailypapers.settings import Settings
     from dailypapers.storage.engine import engine_from_settings
     from dailypapers.storage.locks import AlreadyRunning
 
     settings = Settings()
     engine = engine_from_settings(settings)
-    embedder = default_embedder() if settings.semantic_search else None
     try:
-        report = run_index(
+        report = rebuild(
             engine=engine,
-            root=settings.index_dir,
-            embedder=embedder,
-            batch_size=settings.embed_batch_size,
-            model=None if embedder is None else embedder.key,
+            settings=settings,
+            embedder=default_embedder() if settings.semantic_search else None,
         )
     except AlreadyRunning:
         return BUSY

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from dailypapers.index.build import IndexReport, run_index
+from dailypapers.index.build import IndexReport
 from dailypapers.index.embedder import Embedder, paper_text
 from dailypapers.index.publish import shared
 from dailypapers.index.snapshot import current_name
-from dailypapers.jobs.rebuild import rebuild_in_child
+from dailypapers.jobs.rebuild import rebuild, rebuild_in_child
 from dailypapers.settings import Settings
 from dailypapers.storage import delta, embeddings, generations, papers
 from dailypapers.storage.engine import write_transaction
@@ -113,19 +113,14 @@ def tick(
             embedded = embed_new(engine=engine, embedder=embedder, since=since)
         if reason is not None and embedded < EMBED_PER_ROUND:
             log.info("rebuilding the search index: %s", reason, extra={"job": "index"})
-            if in_child:
-                built = rebuild_in_child()
-                if built is None:
-                    return None  # another process is building
-                report = built
-            else:
-                report = run_index(
-                    engine=engine,
-                    root=settings.index_dir,
-                    embedder=embedder,
-                    batch_size=settings.embed_batch_size,
-                    model=None if embedder is None else embedder.key,
-                )
+            built = (
+                rebuild_in_child()
+                if in_child
+                else rebuild(engine=engine, settings=settings, embedder=embedder)
+            )
+            if built is None:
+                return None  # another process is building
+            report = built
             log.info("%s", report.summary(), extra={"job": "index", "outcome": "ok"})
             return report
         return embedded
