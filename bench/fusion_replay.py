@@ -44,13 +44,15 @@ from bench.common import emit, log
 from bench.search_quality import loaded, run_queries
 
 from dailypapers.index.embedder import Embedder, MiniLMEmbedder
+from dailypapers.index.text import analyse
 from dailypapers.queries.search import Searcher
 from dailypapers.ranking import hybrid
+from dailypapers.ranking.query import parse_query
 
 Record = dict[str, Any]
 Fusion = Callable[[Record], npt.NDArray[np.floating[Any]]]
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
-BUCKET = {0.8: 0, 0.7: 1, 0.4: 2}  # today's alpha by query length -> index into a setting's alphas
+Ramp = tuple[float, float] | None
 KNOWN_KINDS = ("title", "rare", "author", "dropped")
 
 
@@ -115,7 +117,16 @@ def record(beir: BeirSet, embedder: Embedder) -> dict[str, Any]:
     return out
 
 
-def _confidence(r: Record, ramp: tuple[float, float] | None) -> float:
+def length_class(text: str) -> int:
+    """0: exact (phrase, ``title:``) or 1-2 terms, 1: 3-4, 2: 5-8, 3: 9 or more (as searched)."""
+    parsed = parse_query(text)
+    n_terms = len(set(analyse(parsed.text)))
+    if parsed.phrases or parsed.title or n_terms <= 2:
+        return 0
+    return 1 if n_terms <= 4 else 2 if n_terms <= 8 else 3
+
+
+def _confidence(r: Record, ramp: Ramp) -> float:
     if ramp is None:
         return 1.0
     best = float(r["sem_sc"][0]) if len(r["sem_sc"]) else 0.0
@@ -137,9 +148,13 @@ def _scale(x: npt.NDArray[np.float64], how: str) -> npt.NDArray[np.float64]:
 
 
 def convex(
-    how: str, alphas: tuple[float, float, float], ramp: tuple[float, float] | None
+    how: str, alphas: tuple[float, ...], ramp: Ramp, long_ramp: Ramp | str = "same"
 ) -> Fusion:
-    """``(1 - w)·keyword + w·semantic``, w = (1 - alpha)·confidence; ``how`` scales the scores."""
+    """``(1 - w)·keyword + w·semantic``, w = (1 - alpha)·confidence; ``how`` scales the scores.
+
+    ``alphas`` by length class (three: 9+ terms share the 5-8 alpha, or four); queries of 5 or
+    more terms use ``long_ramp`` unless it is ``"same"``.
+    """
 
     def fusion(r: Record) -> npt.NDArray[np.float64]:
         if how == "max":  # today's: BM25 over the best, raw cosine clipped to 0..1
@@ -153,7 +168,9 @@ def convex(
         else:  # z-scores over all merged papers (BM25 0 where a paper has no keyword match)
             kw = _scale(_keyword_raw(r), how)
             sem = _scale(r["sim"].astype(np.float64), how)
-        w = (1 - alphas[BUCKET[r["alpha"]]]) * _confidence(r, ramp)
+        long = r["class"] >= 2 and not isinstance(long_ramp, str)
+        confidence = _confidence(r, long_ramp if long and not isinstance(long_ramp, str) else ramp)
+        w = (1 - alphas[min(r["class"], len(alphas) - 1)]) * confidence
         return np.asarray((1 - w) * kw + w * sem)
 
     return fusion
@@ -179,6 +196,9 @@ def replay(data: dict[str, Any], fusion: Fusion) -> dict[str, list[str]]:
         if r is None:
             run[qid] = list(data["hybrid"][qid][:10])
             continue
+        if not len(r["union"]):  # a phrase no paper holds: nothing to fuse
+            run[qid] = []
+            continue
         order = np.argsort(-fusion(r), kind="stable")[:10]
         run[qid] = [r["union"][i] for i in order]
     return run
@@ -200,7 +220,11 @@ def by_kind(data: dict[str, Any], run: dict[str, list[str]], part: str) -> dict[
 
 
 def settings() -> list[tuple[str, Fusion]]:
-    """The grid: today's form, min-max and z-score with the same alphas, and RRF."""
+    """The grid: today's form, min-max and z-score with the same alphas, and RRF.
+
+    Then today's form with short queries as today (alpha 0.8 and 0.7, ramp 0.4-0.6) and long
+    ones (5+ terms) with their own ramp and alpha, or two alphas (5-8 and 9+ terms).
+    """
     grid: list[tuple[str, Fusion]] = []
     for alphas in itertools.product(
         (0.7, 0.8, 0.9), (0.5, 0.6, 0.7, 0.8), (0.2, 0.3, 0.4, 0.5, 0.6)
@@ -211,6 +235,25 @@ def settings() -> list[tuple[str, Fusion]]:
             grid.append((f"{how} alphas={alphas} ramp={ramp2}", convex(how, alphas, ramp2)))
     for k, weight in itertools.product((10, 20, 40, 60, 100), (1, 1.5, 2, 3, 5)):
         grid.append((f"rrf k={k} keyword_weight={weight}", rrf(k, weight)))
+    long_ramps: list[Ramp] = [
+        (0.2, 0.3), (0.2, 0.4), (0.2, 0.5), (0.25, 0.35), (0.25, 0.45), (0.25, 0.55),
+        (0.3, 0.4), (0.3, 0.5), (0.35, 0.45), (0.35, 0.55), (0.4, 0.5), (0.4, 0.6),
+    ]  # fmt: skip
+    steps = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+    for long_ramp, a3 in itertools.product(long_ramps, steps):
+        alphas3 = (0.8, 0.7, a3)
+        grid.append(
+            (f"max alphas={alphas3} ramp=(0.4, 0.6) long_ramp={long_ramp}",
+             convex("max", alphas3, (0.4, 0.6), long_ramp))
+        )  # fmt: skip
+        for a4 in steps:
+            if a4 == a3:
+                continue
+            alphas4 = (0.8, 0.7, a3, a4)
+            grid.append(
+                (f"max alphas={alphas4} ramp=(0.4, 0.6) long_ramp={long_ramp}",
+                 convex("max", alphas4, (0.4, 0.6), long_ramp))
+            )  # fmt: skip
     return grid
 
 
@@ -237,7 +280,13 @@ def main() -> None:
         log(f"recorded {len(beir.queries)} queries to {args.out}")
         return
     sets = {str(p): pickle.loads(p.read_bytes()) for p in args.recorded}
-    today = convex("max", (0.8, 0.7, 0.4), (hybrid.UNSURE, hybrid.SURE))
+    for data in sets.values():
+        for qid, r in data["q"].items():
+            r["class"] = length_class(data["queries"][qid])
+    alphas = tuple(hybrid.keyword_weight(n) for n in (1, 3, 5))
+    today = convex(
+        "max", alphas, (hybrid.UNSURE, hybrid.SURE), (hybrid.UNSURE_LONG, hybrid.SURE_LONG)
+    )
     for name, data in sets.items():
         live = {q: list(r[:10]) for q, r in data["hybrid"].items()}
         same = sum(replay(data, today)[q] == live[q] for q in live)

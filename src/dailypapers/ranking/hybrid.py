@@ -5,7 +5,8 @@ keyword weight grows as the query gets shorter: a few rare words, a title or a n
 known-item lookups where plain keyword search is hard to beat, while questions and claims
 gain most from the embeddings. It also grows when the embeddings find nothing close to the
 query (names, rare terms the model does not know), so their noise cannot reorder keyword
-hits. ``bench/search_quality.py`` measures the choices (bench/README.md).
+hits; long queries (claims, questions) trust the embeddings from a lower similarity than
+short ones. ``bench/search_quality.py`` measures the choices (bench/README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy.typing as npt
 Positions = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
 CANDIDATES = 200
+LONG = 0.4  # the keyword weight of long queries (5 or more terms)
 
 
 @dataclass(slots=True)
@@ -51,20 +53,26 @@ def keyword_weight(n_terms: int, *, exact: bool = False) -> float:
         return 0.8
     if n_terms <= 4:
         return 0.7
-    return 0.4
+    return LONG
 
 
 # The embeddings are trusted fully when the best similarity reaches SURE, not at all below
 # UNSURE, linearly in between. Titles and close paraphrases score 0.6-0.9 with
 # all-MiniLM-L6-v2, claims and questions about 0.45-0.75, author names and rare words the
-# model does not know about 0.2-0.5 (bench/README.md, "Search quality").
+# model does not know about 0.2-0.5 (bench/README.md, "Search quality"). Long queries use
+# UNSURE_LONG..SURE_LONG: a claim's best similarity is mostly 0.45-0.75 and nearly always
+# worth trusting in full (tuned on SciFact's train claims, bench/README.md), while names and
+# rare words, where a flat similarity list must not reorder keyword hits, are short queries.
 UNSURE = 0.4
 SURE = 0.6
+UNSURE_LONG = 0.25
+SURE_LONG = 0.45
 
 
-def semantic_confidence(best_similarity: float) -> float:
+def semantic_confidence(best_similarity: float, *, long: bool = False) -> float:
     """How far to trust the embeddings for a query (0..1), from its best cosine similarity."""
-    return min(max((best_similarity - UNSURE) / (SURE - UNSURE), 0.0), 1.0)
+    unsure, sure = (UNSURE_LONG, SURE_LONG) if long else (UNSURE, SURE)
+    return min(max((best_similarity - unsure) / (sure - unsure), 0.0), 1.0)
 
 
 def fuse(
@@ -82,7 +90,8 @@ def fuse(
     top list still gets its real similarity. The similarity is used as it is, not stretched
     over the candidates: when the model cannot tell the candidates apart (a flat list of
     similarities) it barely moves the keyword order. The weight of the similarity is
-    ``(1 - alpha)`` scaled by ``semantic_confidence`` of the best one.
+    ``(1 - alpha)`` scaled by ``semantic_confidence`` of the best one; an ``alpha`` of
+    ``LONG`` or less marks a long query.
     """
     union = np.union1d(keyword.positions, semantic.positions)
     if not len(union):
@@ -92,7 +101,7 @@ def fuse(
         kw[np.searchsorted(union, keyword.positions)] = keyword.scores / float(keyword.scores[0])
     sem = np.clip(similarity_of.astype(np.float32), 0.0, 1.0)
     best = float(semantic.scores[0]) if len(semantic) else 0.0
-    weight = (1 - alpha) * semantic_confidence(best)
+    weight = (1 - alpha) * semantic_confidence(best, long=alpha <= LONG)
     combined = ((1 - weight) * kw + weight * sem).astype(np.float32)
     order = np.argsort(-combined, kind="stable")[:limit]
     return Ranked(union[order].astype(np.int64), combined[order])

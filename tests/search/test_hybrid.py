@@ -1,0 +1,37 @@
+"""The hybrid fusion's length classes and confidence ramps (pure functions, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dailypapers.ranking import hybrid
+from dailypapers.ranking.hybrid import Ranked
+
+
+def test_keyword_weight_by_length() -> None:
+    assert [hybrid.keyword_weight(n) for n in (1, 2, 3, 4, 5, 12)] == [0.8, 0.8, 0.7, 0.7, 0.4, 0.4]
+    assert hybrid.keyword_weight(9, exact=True) == 0.8
+
+
+def test_long_queries_trust_the_embeddings_from_a_lower_similarity() -> None:
+    # A claim's typical best similarity (0.5) is trusted fully; a short query's only in part.
+    assert hybrid.semantic_confidence(0.5, long=True) == 1.0
+    assert 0 < hybrid.semantic_confidence(0.5) < 1
+    # Below either ramp: not at all (names, rare words the model does not know).
+    assert hybrid.semantic_confidence(0.2) == hybrid.semantic_confidence(0.2, long=True) == 0.0
+    assert hybrid.semantic_confidence(0.7) == hybrid.semantic_confidence(0.7, long=True) == 1.0
+
+
+def test_fuse_uses_the_long_ramp_for_long_queries() -> None:
+    # Paper 0 leads on keywords, paper 1 on similarity; the best similarity is 0.45.
+    keyword = Ranked(np.array([0, 1]), np.array([10.0, 8.0], dtype=np.float32))
+    semantic = Ranked(np.array([1, 0]), np.array([0.45, 0.1], dtype=np.float32))
+    similarity = np.array([0.1, 0.45], dtype=np.float32)
+
+    def first(alpha: float) -> int:
+        return int(hybrid.fuse(keyword, semantic, similarity, alpha=alpha, limit=2).positions[0])
+
+    # Short queries barely trust a 0.45 similarity: the keyword order stands.
+    assert first(hybrid.keyword_weight(3)) == 0
+    # A long query trusts it fully, and the similarity reorders the two.
+    assert first(hybrid.keyword_weight(6)) == 1
