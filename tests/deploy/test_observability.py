@@ -10,7 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from dailypapers.logs import JsonFormatter, TextFormatter, configure_logging, request_id
+from dailypapers import logs
+from dailypapers.logs import (
+    PIPE_BUF,
+    JsonFormatter,
+    TextFormatter,
+    access_writer,
+    configure_logging,
+    request_id,
+)
 from dailypapers.settings import Settings
 from dailypapers.web.app import create_app
 from dailypapers.web.observability import RouteNames
@@ -78,6 +86,105 @@ def test_configure_logging_json_writes_json_to_stderr(capsys: pytest.CaptureFixt
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [line["message"] for line in lines] == ["shown 1", "again"]
     assert lines[0]["level"] == "WARNING"
+
+
+def _restore_logging(saved: list[logging.Handler], level: int) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_dailypapers_handler", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.handlers[:] = saved
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_access_line_without_a_record_is_the_logged_line(fmt: str) -> None:
+    """The access line written without a LogRecord (the default set-up) is exactly the line
+    logging would write for the record the observer logs when other handlers listen."""
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter()
+    fields = {"method": "GET", "path": "/a?b=1", "route": "/a", "status": 200}
+    fields |= {"duration_ms": 1.25, "client": "10.0.0.1"}
+    message = "GET /a?b=1 200 1.2ms"
+    record = logging.getLogger("dailypapers.access").makeRecord(
+        "dailypapers.access",
+        logging.INFO,
+        __file__,
+        0,
+        "%s",
+        (message,),
+        None,
+        extra={**fields, "request_id": "r-9"},
+    )
+    for created in (record.created, 1_700_000_000.0009, 1_700_000_000.9999, 1_700_000_001.5):
+        record.created = created
+        record.msecs = (created - int(created)) * 1000
+        assert formatter.access_line(created, message, "r-9", fields) == formatter.format(record)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_access_lines_are_written_in_batches_in_order(
+    client: TestClient, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """With only the site's handler (as ``serve`` sets it up) access lines skip the LogRecord,
+    wait in a batch, and come out before any later line, in order, one per request."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    try:
+        root.handlers[:] = []  # pytest's capture handlers would make the site log records
+        configure_logging(level="INFO", fmt=fmt)
+        assert access_writer() is not None
+        for number in range(3):
+            client.get("/livez", headers={"X-Request-ID": f"batch-{number}"})
+        logging.getLogger("dailypapers.test").warning("after the requests")
+    finally:
+        _restore_logging(saved, level)
+    lines = capsys.readouterr().err.splitlines()
+    ids = [n for n in ("batch-0", "batch-1", "batch-2") for ln in lines if n in ln]
+    assert ids == ["batch-0", "batch-1", "batch-2"]
+    assert "after the requests" in lines[-1]
+    if fmt == "json":
+        first = json.loads(next(ln for ln in lines if "batch-0" in ln))
+        assert first["logger"] == "dailypapers.access" and first["route"] == "/livez"
+        assert first["status"] == 200 and first["message"].startswith("GET /livez 200 ")
+    else:
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO dailypapers.access: "
+            r"GET /livez 200 \d+\.\dms \[batch-0\]",
+            next(ln for ln in lines if "batch-0" in ln),
+        )
+
+
+def test_a_batch_is_never_larger_than_an_atomic_pipe_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers share one standard error: each write holds whole lines, at most PIPE_BUF bytes,
+    so lines of two processes never interleave in a pipe."""
+    writes: list[str] = []
+
+    class Sink:
+        def write(self, text: str) -> None:
+            writes.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr("sys.stderr", Sink())
+    handler = logs._StderrHandler()
+    handler.setFormatter(TextFormatter())
+    try:
+        for number in range(300):
+            handler.queue_line(f"line {number} " + "x" * (number % 150))
+        handler.queue_line("y" * (PIPE_BUF + 10))  # a line longer than a batch: alone
+        handler.flush()
+    finally:
+        handler.close()
+    assert all(w.endswith("\n") for w in writes)
+    assert all(len(w.encode()) <= PIPE_BUF for w in writes[:-1])
+    assert len(writes[-1]) == PIPE_BUF + 11
+    written = "".join(writes).splitlines()
+    assert written[:300] == [f"line {n} " + "x" * (n % 150) for n in range(300)]
+    assert len(writes) < 20
 
 
 def test_metrics_are_off_by_default(client: TestClient) -> None:
