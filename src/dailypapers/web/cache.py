@@ -244,8 +244,8 @@ class ResponseCache:
         if len(raw) > MAX_QUERY:
             await self.app(scope, receive, send)
             return
-        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-        query = urlencode(sorted(pairs, key=lambda pair: pair[0]))
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
+        query = urlencode(sorted(pairs, key=lambda pair: pair[0])) if pairs else ""
         # The ten-minute bucket lets time-dependent orders (trending) move without a write.
         now = time.time()
         try:

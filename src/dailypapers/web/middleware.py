@@ -62,14 +62,13 @@ class SiteHeaders:
 
         async def rewrite(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = []
-                present = set()
-                for name, value in message.get("headers", []):
-                    lower = name.lower()
-                    present.add(lower)
-                    headers.append(
-                        (name, self._relocate(scope, value) if lower == b"location" else value)
-                    )
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                if b"location" in present:
+                    headers = [
+                        (n, self._relocate(scope, v) if n.lower() == b"location" else v)
+                        for n, v in headers
+                    ]
                 message["headers"] = headers + [h for h in self.headers if h[0] not in present]
             await send(message)
 
