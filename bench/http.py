@@ -221,13 +221,18 @@ def running_server(url: str, workers: int, folder: Path) -> Iterator[tuple[str, 
         yield served
 
 
+# Written by uvicorn itself, or hop-by-hop (urllib asks for `Connection: close`).
+UVICORN_WRITES = frozenset({"date", "server", "content-length", "transfer-encoding", "connection"})
+
+
 @contextlib.contextmanager
 def running_floor(
     base: str, paths: list[str], workers: int, folder: Path
 ) -> Iterator[tuple[str, int]]:
-    """The floor app (``bench/floor_app.py``) answering ``paths`` with the bytes the real
-    server at ``base`` sends for them now, under the uvicorn settings ``dailypapers serve``
-    uses (same worker count, no access log, no proxy headers); yields (base URL, pgid)."""
+    """The floor app (``bench/floor_app.py``) answering ``paths`` with the bytes (body and
+    headers) the real server at ``base`` sends for them now, under the uvicorn settings
+    ``dailypapers serve`` uses (same worker count, no access log, no proxy headers); yields
+    (base URL, pgid)."""
     recorded = {}
     for path in paths:
         wanted = {"Accept-Encoding": ACCEPT_ENCODING[0]} if ACCEPT_ENCODING[0] else {}
@@ -236,7 +241,19 @@ def running_floor(
             body = response.read()
             kind = response.headers.get("content-type", "application/octet-stream")
             coding = response.headers.get("content-encoding", "")
-        recorded[path] = {"content_type": kind, "body": body.hex(), "content_encoding": coding}
+            # Every header the site sent, so the client parses the same response from both
+            # (wrk's Lua `response` hook builds a table of them for each response).
+            headers = [
+                (name.lower(), value)
+                for name, value in response.headers.items()
+                if name.lower() not in UVICORN_WRITES
+            ]
+        recorded[path] = {
+            "content_type": kind,
+            "body": body.hex(),
+            "content_encoding": coding,
+            "headers": headers,
+        }
     pages = folder / "floor-pages.json"
     pages.write_bytes(orjson.dumps(recorded))
     port = free_port()
