@@ -204,3 +204,18 @@ def test_entrypoint_web_serves_probes_and_json_access_logs(tmp_path: Path) -> No
     assert first["path"] == "/livez" and first["status"] == 200 and first["method"] == "GET"
     assert "duration_ms" in first
     assert any(ln["path"] == "/readyz" and ln["status"] == 503 for ln in access)
+
+
+def test_a_web_worker_freezes_what_it_built_at_start(tmp_path: Path) -> None:
+    """The worker entry point (what uvicorn imports in each worker) moves its start-up heap
+    out of the collector's generations, so full collections walk only what requests make."""
+    code = "import gc, dailypapers.web.asgi; print(gc.get_freeze_count())"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert int(done.stdout.split()[-1]) > 10_000
