@@ -9,6 +9,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from dailypapers.logs import configure_logging
 from dailypapers.web.app import create_app
+from dailypapers.web.memory import limit_malloc_arenas
+
+limit_malloc_arenas()  # before the thread pool's threads make arenas of their own
 
 app = create_app()
 # Each worker process configures its own logging (uvicorn starts workers as fresh processes).
