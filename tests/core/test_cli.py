@@ -63,6 +63,29 @@ def test_db_upgrade_is_idempotent(cli_env: dict[str, str]) -> None:
     assert f"database: {head_revision()}" in run("db", "current")
 
 
+def test_revisions_read_from_the_files_are_alembics() -> None:
+    """/readyz reads the head and the known revisions from the migration files (no Alembic
+    in web workers): the same as Alembic's own reading of them."""
+    from alembic.script import ScriptDirectory
+
+    from dailypapers.storage import migrate
+
+    scripts = ScriptDirectory.from_config(migrate._config())
+    assert migrate.head_revision() == scripts.get_current_head()
+    assert migrate.known_revisions() == {rev.revision for rev in scripts.walk_revisions()}
+
+
+def test_current_revision_of_an_empty_and_a_migrated_database(tmp_path: Path) -> None:
+    from dailypapers.storage.engine import make_engine
+    from dailypapers.storage.migrate import current_revision, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
 def test_db_upgrade_creates_a_fresh_sqlite_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

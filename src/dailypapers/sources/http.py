@@ -20,11 +20,11 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-import httpx
-
 from dailypapers.records import SourceError
 
 if TYPE_CHECKING:
+    import httpx
+
     from dailypapers.settings import Settings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -66,6 +66,8 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._last_request: float | None = None
+        import httpx  # here, not at import: web workers rarely fetch (httpx brings rich)
+
         self._client = httpx.Client(
             headers={"User-Agent": user_agent},
             timeout=httpx.Timeout(timeout),
@@ -85,6 +87,8 @@ class Fetcher:
 
     def get(self, url: str, params: Params | None = None) -> str:
         """Return the body of a successful GET, retrying transient failures."""
+        import httpx
+
         attempt = 0
         end = None if self.deadline is None else self._clock() + self.deadline
         while True:
