@@ -157,6 +157,10 @@ class MiniLMEmbedder:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
+            # Idle pool threads sleep instead of spinning for the next run: in `serve` the
+            # model shares the cores with the web workers, which a spinning thread starved
+            # (bench/search_latency.py: keyword searches 4 -> 10 ms beside 2 spinning threads).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
             self._session = onnxruntime.InferenceSession(
                 str(model), options, providers=["CPUExecutionProvider"]
