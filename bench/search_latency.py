@@ -136,6 +136,50 @@ class Client:
             self.conn = None
 
 
+def _serving_pid(client: Client, pids: list[int]) -> int | None:
+    """The server process holding the other end of ``client``'s connection (from /proc)."""
+    assert client.conn is not None and client.conn.sock is not None
+    here = client.conn.sock.getsockname()[1]
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if local_port == client.port and remote_port == here:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        return pid
+    return None
+
+
+def spread_over_workers(clients: list[Client], pgid: int, workers: int) -> dict[str, int]:
+    """Connect the clients so that each worker serves its share of them.
+
+    Uvicorn's workers share one listening socket and a woken worker accepts every pending
+    connection: two clients connecting at once often both land on one worker while the other
+    idles, and the figures then measure that queue (warm p50 7.5 or 14 ms from run to run).
+    Reconnects a client until its connection is held by a worker below its share.
+    """
+    pids = _group_pids(pgid)
+    share = -(-len(clients) // workers)
+    held: dict[int, int] = {}
+    for client in clients:
+        for _ in range(100):
+            client.get("/livez")
+            pid = _serving_pid(client, pids)
+            if pid is not None and held.get(pid, 0) < share:
+                held[pid] = held.get(pid, 0) + 1
+                break
+            client.close()
+    return {str(pid): count for pid, count in sorted(held.items())}
+
+
 def run_cold(clients: list[Client], requests: list[tuple[str, str]], duration: float) -> float:
     """Clients take distinct requests from one shared list until it or the time runs out."""
     pending = iter(requests)
@@ -479,6 +523,7 @@ def side_by_side(
                     Client(parts.hostname or "127.0.0.1", parts.port or 80)
                     for _ in range(args.connections)
                 ]
+                spread_over_workers(clients, pgid, args.workers)
                 servers.append(Served(label, base, pgid, clients, seen))
             if delta_sizes(servers[0].base) != [0] * 24:
                 raise RuntimeError("the server without a delta read the changed papers")
@@ -634,6 +679,8 @@ def main() -> None:
                     Client(parts.hostname or "127.0.0.1", parts.port or 80)
                     for _ in range(args.connections)
                 ]
+                common["clients_per_worker"] = spread_over_workers(clients, pgid, args.workers)
+                log(f"clients per worker: {common['clients_per_worker']}")
                 warm_s = args.warm_duration or args.duration
                 # Each worker's query-vector cache holds 2,048 texts: replay fewer per client.
                 per_client = max(1, 2048 // args.connections)
