@@ -66,19 +66,22 @@ def test_rerank_orders_by_exact_similarity_keeping_ties_in_order() -> None:
     assert not len(empty) and none.dtype == np.float32
 
 
+@pytest.mark.parametrize("rows", ["file", "graph"])
 def test_filtered_searches_agree_with_the_exact_scan(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: str
 ) -> None:
-    """Through the searcher's semantic step: graph with oversampling, subset scan, full scan."""
+    """Through the searcher's semantic step: graph with oversampling, subset scan, full scan;
+    with rows read from the float32 file or (as snapshots with a graph do) from the graph."""
     from dailypapers.queries import search
 
     monkeypatch.setattr(ann, "MIN_DOCS", 1000)
     rng = np.random.default_rng(2)
     matrix = unit(rng.normal(size=(6000, 32)))
     assert ann.build(matrix, tmp_path)
+    stand_in = matrix if rows == "file" else ann.GraphRows(ann.load(tmp_path), matrix.shape)
 
     class FakeSnapshot:
-        vectors = matrix
+        vectors = stand_in
         n_docs = len(matrix)
         model = "m"
         ann_index = ann.load(tmp_path)
@@ -112,3 +115,34 @@ def test_rows_are_scored_in_blocks_as_all_at_once(monkeypatch: pytest.MonkeyPatc
         assert got.dtype == np.float32 and len(got) == count
         # BLAS may round the last bit differently for another number of rows.
         assert np.allclose(got, vectors[rows] @ query, rtol=0, atol=1e-6)
+
+
+def test_rows_read_from_the_graph_stand_in_for_the_vectors_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a snapshot has a graph, searches read rows from its float16 copy: within
+    float16's rounding of the float32 rows, zeros for a paper without a vector, indexed as
+    the array was (int, negative int, array, mask, slice) and multiplied with ``@``."""
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    rng = np.random.default_rng(4)
+    matrix = unit(rng.normal(size=(1500, 32))).astype(np.float32)
+    matrix[[3, 1499]] = 0  # papers without an embedding are not in the graph
+    assert ann.build(matrix, tmp_path)
+    rows = ann.GraphRows(ann.load(tmp_path), matrix.shape)
+    assert len(rows) == 1500 and rows.shape == (1500, 32) and rows.dtype == np.float32
+    picked = np.array([0, 3, 700, 1499, 700])
+    assert rows[picked].dtype == np.float32
+    assert np.allclose(rows[picked], matrix[picked], rtol=0, atol=1e-3)
+    assert not rows[3].any() and not rows[-1].any() and not rows[picked][1].any()
+    assert np.allclose(rows[-2], matrix[-2], atol=1e-3)
+    assert np.allclose(rows[10:20], matrix[10:20], atol=1e-3)
+    mask = np.zeros(1500, dtype=bool)
+    mask[[5, 6, 3]] = True
+    assert np.allclose(rows[mask], matrix[mask], atol=1e-3)
+    query = unit(rng.normal(size=(1, 32)))[0].astype(np.float32)
+    assert np.abs((rows @ query) - (matrix @ query)).max() < 1e-3
+    assert len(rows[np.array([], dtype=np.int64)]) == 0
+    with pytest.raises(IndexError):
+        rows[1500]
+    with pytest.raises(IndexError):
+        rows[np.array([0, 1500])]

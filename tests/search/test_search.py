@@ -230,6 +230,8 @@ def test_where_semantic_candidates_come_from(
     store = SnapshotStore(settings.index_dir)
     snapshot = store.current()
     assert snapshot is not None and snapshot.ann is not None
+    # Rows come from the graph's own float16 copy; vectors.npy stays unread (ann.GraphRows).
+    assert isinstance(snapshot.vectors, ann.GraphRows)
     searcher = Searcher(store, embedder, vector_search)  # type: ignore[arg-type]
     exact = Searcher(store, embedder)
     exact_snapshot_ann = snapshot.ann

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -110,6 +110,8 @@ def _require(condition: bool, reason: str) -> None:
 class Snapshot:
     """One built snapshot, checked and memory-mapped (raises :class:`IndexUnavailable`)."""
 
+    vectors: npt.NDArray[np.float32] | None
+
     def __init__(self, directory: Path, *, deep: bool | None = None) -> None:
         self.directory = directory
         try:
@@ -117,6 +119,11 @@ class Snapshot:
             self._check(deep)
         except Exception as exc:  # anything that stops a build from opening means broken
             raise IndexUnavailable("broken", _describe(exc), directory.name) from exc
+        if self.ann is not None and self.vectors is not None:
+            # Rows come from the graph's float16 copy: vectors.npy stays unread (ann.py).
+            # GraphRows answers what searches ask of the array (rows, ``@``, shape, dtype).
+            rows = ann.GraphRows(self.ann, self.vectors.shape)
+            self.vectors = cast("npt.NDArray[np.float32]", rows)
 
     def _open(self, directory: Path) -> None:
         self.meta: dict[str, Any] = json.loads((directory / "snapshot.json").read_text())
@@ -135,9 +142,7 @@ class Snapshot:
         self.published: npt.NDArray[np.int32] = np.load(directory / "published.npy", mmap_mode="r")
         self.keyword = KeywordIndex.load(directory)
         vectors = directory / "vectors.npy"
-        self.vectors: npt.NDArray[np.float32] | None = (
-            np.load(vectors, mmap_mode="r") if vectors.exists() else None
-        )
+        self.vectors = np.load(vectors, mmap_mode="r") if vectors.exists() else None
         self.model: str | None = self.meta.get("model")
         self.ann: Any | None = ann.load(directory)
 
