@@ -146,3 +146,26 @@ def test_rows_read_from_the_graph_stand_in_for_the_vectors_file(
         rows[1500]
     with pytest.raises(IndexError):
         rows[np.array([0, 1500])]
+
+
+def test_a_live_delta_over_graph_rows_scores_rows_as_its_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of a base with a graph followed by a live delta's rows: scored the base's way
+    (float16 with SIMD) and the delta's way, the same products as reading the rows."""
+    from dailypapers.index.delta import _Joined
+
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    rng = np.random.default_rng(6)
+    matrix = unit(rng.normal(size=(1200, 16))).astype(np.float32)
+    assert ann.build(matrix, tmp_path)
+    extra = unit(rng.normal(size=(30, 16))).astype(np.float32)
+    joined = _Joined(
+        ann.GraphRows(ann.load(tmp_path), matrix.shape), extra, np.array([], dtype=np.int64)
+    )
+    query = unit(rng.normal(size=(1, 16)))[0].astype(np.float32)
+    positions = np.array([5, 1210, 0, 1229, 1199, 700])
+    got = ann.dot_rows(joined, positions, query)
+    assert got.dtype == np.float32
+    assert np.abs(got - joined[positions] @ query).max() < 1e-3
+    assert np.allclose(got[[1, 3]], extra[[10, 29]] @ query, atol=1e-6)

@@ -109,6 +109,8 @@ def dot_rows(
     as the copies fit in the caches)."""
     if isinstance(vectors, GraphRows):
         return vectors.dot(rows, query)
+    if hasattr(vectors, "dot_rows"):  # a live delta over a base's rows (index/delta.py)
+        return np.asarray(vectors.dot_rows(rows, query), dtype=np.float32)
     out = np.empty(len(rows), dtype=np.float32)
     for start in range(0, len(rows), ROW_BLOCK):
         part = rows[start : start + ROW_BLOCK]

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
+from dailypapers.index import ann
 from dailypapers.index.keyword import (
     Analysed,
     IndexedDoc,
@@ -115,6 +116,19 @@ class _Joined:
     def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
         joined = np.concatenate([np.asarray(self.base), self.extra])
         return joined if dtype is None else joined.astype(dtype)
+
+    def dot_rows(
+        self, positions: npt.NDArray[np.int64], vector: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """``self[positions] @ vector``, the base's rows scored the base's way (ann.dot_rows)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        out = np.empty(len(positions), dtype=np.float32)
+        low = positions < self.n
+        out[low] = ann.dot_rows(self.base, positions[low], vector)
+        if not low.all():
+            extra = self.extra[positions[~low] - self.n]
+            out[~low] = np.asarray(extra @ vector, dtype=np.float32)
+        return out
 
     def __matmul__(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         base = np.asarray(self.base @ vector, dtype=np.float32)
