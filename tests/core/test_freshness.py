@@ -179,6 +179,34 @@ def test_cache_hits_keep_their_route_label(
     assert any(wanted in line for line in app.state.metrics.render().splitlines())
 
 
+def test_cache_hits_leave_the_stored_response_as_it_was(
+    settings: Settings, engine: Engine, paper: str
+) -> None:
+    """Outer layers add the request id and security headers to what a hit sends: to a copy,
+    never to the stored response (which held the previous visitor's request id before)."""
+    from dailypapers.web.cache import ResponseCache
+
+    app = create_app(settings, engine)
+    with TestClient(app) as client:
+        ids = []
+        for path in ("/", f"/papers/{paper}", "/api/daily_papers"):
+            for number in range(3):
+                response = client.get(path, headers={"X-Request-ID": f"hit-{number}"})
+                assert response.status_code == 200
+                assert "content-security-policy" in response.headers
+                ids.append(response.headers["x-request-id"])
+        layer: Any = app.middleware_stack
+        while not isinstance(layer, ResponseCache):
+            layer = layer.app
+        stored = [m for messages, _, _ in layer._items.values() for m in messages]
+    assert ids == ["hit-0", "hit-1", "hit-2"] * 3
+    starts = [m for m in stored if m["type"] == "http.response.start"]
+    assert len(starts) == 3
+    for start in starts:
+        names = {name.lower() for name, _ in start["headers"]}
+        assert b"x-request-id" not in names and b"content-security-policy" not in names
+
+
 def test_uvicorn_writes_no_access_lines_of_its_own() -> None:
     # The app logs each request once (dailypapers.access); uvicorn logs its own line whenever
     # its access logger reaches a handler (it checks hasHandlers()), which doubled the cost.

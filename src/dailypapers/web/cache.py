@@ -265,7 +265,7 @@ class ResponseCache:
             if cached[2] is not None:
                 scope["route"] = cached[2]
             for message in cached[0]:
-                await send(message)
+                await send({**message})  # a copy: outer layers set headers on what they get
             return
         messages: list[Message] = []
 

@@ -69,7 +69,8 @@ class SiteHeaders:
                         (n, self._relocate(scope, v) if n.lower() == b"location" else v)
                         for n, v in headers
                     ]
-                message["headers"] = headers + [h for h in self.headers if h[0] not in present]
+                headers += [h for h in self.headers if h[0] not in present]
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, rewrite)
