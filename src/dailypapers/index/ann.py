@@ -8,10 +8,11 @@ The graph is built with the snapshot and memory-mapped (``view``) by every worke
 The graph keeps its own copy of the vectors as float16 (58 MB instead of 115 MB at 75,000
 papers: pages every worker that searches ends up holding). Where a snapshot has a graph,
 every row a search reads (the graph's candidates to rank, a filter's scan, a keyword hit's
-similarity) comes from that copy (``GraphRows``), computed in float32: the snapshot's
-float32 ``vectors.npy`` is then never read by a web worker, which held both copies (110 MB
-more resident at 75k papers). A similarity differs from the float32 rows' by at most 6e-5
-(measured at 75k), and a filter's scan of 20,000 rows took 8 ms instead of 14. At 75k
+similarity) comes from that copy (``GraphRows``), its inner products taken in float16 with
+SIMD: the snapshot's float32 ``vectors.npy`` is then never read by a web worker, which held
+both copies (110 MB more resident at 75k papers, 1.5 GB at 1M). A similarity differs from
+the float32 rows' by at most 1e-4 (6e-5 measured on real vectors at 75k); a filter's scan
+of 20,000 rows takes ~10 ms against ~5 from the file (looking rows up by key). At 75k
 papers (bench/search_latency.py's corpus, 200 papers' vectors with noise as queries),
 recall against the exact scan was the float32 graph's: @20 1.0 / 0.9995, @200 0.988 /
 0.988, @1000 0.972 / 0.972 (float32 / float16), each search ~10% slower. int8 (29 MB)
@@ -107,10 +108,9 @@ def dot_rows(
     20,000 rows (30 MB) at once, and malloc kept such blocks for each thread that had one:
     400 scans on 8 threads left 392 MiB more resident, 30 MiB in blocks (and half the time,
     as the copies fit in the caches)."""
-    if isinstance(vectors, GraphRows):
-        return vectors.dot(rows, query)
-    if hasattr(vectors, "dot_rows"):  # a live delta over a base's rows (index/delta.py)
-        return np.asarray(vectors.dot_rows(rows, query), dtype=np.float32)
+    own = getattr(vectors, "dot_rows", None)  # GraphRows, or a live delta over a base's rows
+    if own is not None:
+        return np.asarray(own(rows, query), dtype=np.float32)
     out = np.empty(len(rows), dtype=np.float32)
     for start in range(0, len(rows), ROW_BLOCK):
         part = rows[start : start + ROW_BLOCK]
@@ -153,42 +153,44 @@ class GraphRows:
     def rows(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The rows at ``positions`` (zeros for documents without a vector)."""
         out = np.zeros((len(positions), self.shape[1]), dtype=np.float32)
-        if not len(positions):
-            return out
-        if positions.min() < 0 or positions.max() >= self.shape[0]:
-            raise IndexError(f"rows outside 0..{self.shape[0] - 1}")
-        keys = positions.astype(np.uint64)
-        found = np.asarray(self.index.contains(keys), dtype=bool)
-        if found.all():
-            out[:] = self.index.get(keys)
-        elif found.any():
-            out[found] = self.index.get(keys[found])
+        found, stored = self._stored(positions)
+        if stored is not None:
+            out[found] = stored
         return out
 
-    def dot(
+    def dot_rows(
         self, positions: npt.NDArray[np.int64], query: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         """``self[positions] @ query``, in float16 with SIMD (simsimd, which usearch uses):
         numpy converts float16 to float32 at ~2 ns an element, 4x the whole scan's time.
         Within 1e-4 of the float32 rows' products (the query is rounded to float16 too)."""
         out = np.zeros(len(positions), dtype=np.float32)
-        if not len(positions):
-            return out
-        if positions.min() < 0 or positions.max() >= self.shape[0]:
-            raise IndexError(f"rows outside 0..{self.shape[0] - 1}")
         query16 = np.asarray(query, dtype=np.float16)[None, :]
         for start in range(0, len(positions), GRAPH_BLOCK):
-            keys = positions[start : start + GRAPH_BLOCK].astype(np.uint64)
-            found = np.asarray(self.index.contains(keys), dtype=bool)
-            if not found.any():
-                continue
-            stored = self.index.get(keys if found.all() else keys[found])
-            products = _dot16(query16, np.asarray(stored, dtype=np.float16))
-            out[start : start + len(keys)][found] = products
+            block = positions[start : start + GRAPH_BLOCK]
+            found, stored = self._stored(block)
+            if stored is not None:
+                out[start : start + len(block)][found] = _dot16(query16, stored)
         return out
 
+    def _stored(
+        self, positions: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float16] | None]:
+        """Which of ``positions`` the graph holds, and their float16 rows (None: none)."""
+        found = np.zeros(len(positions), dtype=bool)
+        if not len(positions):
+            return found, None
+        if positions.min() < 0 or positions.max() >= self.shape[0]:
+            raise IndexError(f"rows outside 0..{self.shape[0] - 1}")
+        keys = np.asarray(positions).astype(np.uint64)
+        found = np.asarray(self.index.contains(keys), dtype=bool)
+        if not found.any():
+            return found, None
+        stored = self.index.get(keys if found.all() else keys[found])
+        return found, np.asarray(stored, dtype=np.float16)
+
     def __matmul__(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        return self.dot(np.arange(self.shape[0], dtype=np.int64), vector)
+        return self.dot_rows(np.arange(self.shape[0], dtype=np.int64), vector)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
         whole = self.rows(np.arange(self.shape[0], dtype=np.int64))

@@ -246,7 +246,7 @@ class Searcher:
         if mode == "semantic":
             return semantic
         union = np.union1d(keyword.positions[: hybrid.CANDIDATES], semantic.positions)
-        similarity = np.asarray(snapshot.vectors[union] @ vector, dtype=np.float32)
+        similarity = ann.dot_rows(snapshot.vectors, union, vector)
         exact = bool(parsed.phrases or parsed.title)
         alpha = hybrid.keyword_weight(len(set(terms)), exact=exact)
         fused = hybrid.fuse(
