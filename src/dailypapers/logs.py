@@ -44,26 +44,26 @@ class JsonFormatter(logging.Formatter):
         """The record as one line of JSON."""
         rid = getattr(record, "request_id", None) or request_id.get()
         fields = {name: record.__dict__[name] for name in FIELDS if name in record.__dict__}
-        entry = self._entry(record.created, record.levelname, record.name, record.getMessage())
-        if rid:
-            entry["request_id"] = rid
-        entry.update(fields)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            fields["exception"] = self.formatException(record.exc_info)
+        return self._line(
+            record.created, record.levelname, record.name, record.getMessage(), rid, fields
+        )
 
     def access_line(self, created: float, message: str, rid: str, fields: dict[str, Any]) -> str:
         """What ``format`` writes for an access record with these values."""
-        entry = self._entry(created, "INFO", ACCESS_LOGGER, message)
+        return self._line(created, "INFO", ACCESS_LOGGER, message, rid, fields)
+
+    @staticmethod
+    def _line(
+        created: float, level: str, name: str, message: str, rid: str, fields: dict[str, Any]
+    ) -> str:
+        when = dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds")
+        entry = {"time": when, "level": level, "logger": name, "message": message}
         if rid:
             entry["request_id"] = rid
         entry.update(fields)
         return orjson.dumps(entry, default=str).decode()
-
-    @staticmethod
-    def _entry(created: float, level: str, name: str, message: str) -> dict[str, Any]:
-        when = dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds")
-        return {"time": when, "level": level, "logger": name, "message": message}
 
 
 class TextFormatter(logging.Formatter):
@@ -75,9 +75,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as readable text."""
-        line = super().format(record)
         rid = getattr(record, "request_id", None) or request_id.get()
-        return f"{line} [{rid}]" if rid and "\n" not in line else line
+        return _with_id(super().format(record), rid)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
         """``2026-11-29 15:52:55,703`` (local time), as logging's default."""
@@ -85,14 +84,18 @@ class TextFormatter(logging.Formatter):
 
     def access_line(self, created: float, message: str, rid: str, fields: dict[str, Any]) -> str:
         """What ``format`` writes for an access record with these values."""
-        line = f"{self._asctime(created)} INFO {ACCESS_LOGGER}: {message}"
-        return f"{line} [{rid}]" if rid and "\n" not in line else line
+        return _with_id(f"{self._asctime(created)} INFO {ACCESS_LOGGER}: {message}", rid)
 
     def _asctime(self, created: float) -> str:
         second = int(created)
         if second != self._second[0]:  # strftime once a second, not once a line
             self._second = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
         return f"{self._second[1]},{int((created - second) * 1000):03d}"
+
+
+def _with_id(line: str, rid: str) -> str:
+    """A one-line record ends with its request id (a traceback's lines are left alone)."""
+    return f"{line} [{rid}]" if rid and "\n" not in line else line
 
 
 # Access lines are written in batches: one write per line cost a cached page more than
@@ -196,6 +199,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._flusher_pid = 0
 
 
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
+
+
 def access_writer() -> tuple[_StderrHandler, JsonFormatter | TextFormatter] | None:
     """The handler and formatter that write access lines, when they are the only place an
     access record would go (the set-up ``configure_logging`` makes); None otherwise (another
@@ -204,10 +210,10 @@ def access_writer() -> tuple[_StderrHandler, JsonFormatter | TextFormatter] | No
     ``web/observability.py`` then formats the line itself, without a ``LogRecord``: a third of
     what a cached page cost the site (the line is the same; tests/deploy/test_observability.py).
     """
-    access = logging.getLogger(ACCESS_LOGGER)
+    access = _ACCESS  # looked up once: getLogger takes logging's module lock on every call
     if access.handlers or access.filters or not access.propagate:
         return None
-    handlers = logging.getLogger().handlers
+    handlers = logging.root.handlers
     if len(handlers) != 1:
         return None
     handler = handlers[0]
