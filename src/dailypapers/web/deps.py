@@ -37,7 +37,10 @@ def connect(request: Request) -> Iterator[Connection]:
         yield conn
 
 
-def get_searcher(request: Request) -> Searcher:
-    """The application's searcher (snapshot store and embedder)."""
+async def get_searcher(request: Request) -> Searcher:
+    """The application's searcher (snapshot store and embedder).
+
+    ``async`` so that FastAPI calls it on the event loop: a plain function would cost each
+    search a threadpool round trip of its own just to read an attribute."""
     searcher: Searcher = request.app.state.searcher
     return searcher
