@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +23,13 @@ from sqlalchemy import Engine
 from dailypapers.cli.main import cli
 from dailypapers.index.embed_service import (
     MAX_TEXTS,
+    SOCKET_ENV,
     EmbeddingService,
     EmbeddingUnavailable,
     RemoteEmbedder,
+    embedder_for_worker,
 )
-from dailypapers.index.embedder import default_embedder
+from dailypapers.index.embedder import SHIPPED, default_embedder
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Searcher
 from dailypapers.settings import Settings
@@ -89,6 +92,14 @@ def test_the_real_model_through_the_service_gives_the_same_vectors() -> None:
         running.stop()
 
 
+def test_workers_embed_queries_with_the_nodes_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SOCKET_ENV, raising=False)
+    assert embedder_for_worker() is default_embedder()  # one worker: the model in the process
+    monkeypatch.setenv(SOCKET_ENV, "/nonexistent/embed.sock")
+    remote = embedder_for_worker()
+    assert isinstance(remote, RemoteEmbedder) and remote.key == SHIPPED.key
+
+
 def test_one_connection_per_thread_serves_many_requests(service: EmbeddingService) -> None:
     remote = RemoteEmbedder(service.path, key="counting", dim=4)
     for i in range(50):
@@ -118,6 +129,57 @@ def test_hostile_requests_are_refused_and_the_service_keeps_serving(
     remote = RemoteEmbedder(service.path, key="counting", dim=4)
     assert remote.embed(["still here"]).shape == (1, 4)
     remote.close()
+
+
+def test_a_query_sent_ahead_is_read_later_on_the_same_connection(
+    service: EmbeddingService,
+) -> None:
+    remote = RemoteEmbedder(service.path, key="counting", dim=4)
+    expected = remote.embed(["abc", "de"])
+    pending = remote.begin("abc")
+    assert np.array_equal(pending.result(), expected[:1])
+    with pytest.raises(RuntimeError):
+        pending.result()  # read once
+    # An answer never read is dropped with its connection: the next request gets its own.
+    for _ in range(3):
+        remote.begin("abc").close()
+        assert np.array_equal(remote.embed(["de"]), expected[1:])
+    remote.begin("boom").close()  # a failure never read leaves nothing behind either
+    assert np.array_equal(remote.begin("de").result(), expected[1:])
+    with pytest.raises(EmbeddingUnavailable, match="model exploded"):
+        remote.begin("boom").result()
+    assert np.array_equal(remote.begin("de").result(), expected[1:])
+    remote.close()
+
+
+def test_a_query_whose_connection_breaks_is_sent_again(tmp_path: Path) -> None:
+    # A service that drops the first connection after reading the request, then answers.
+    path = tmp_path / "embed.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()
+    served: list[bytes] = []
+
+    def serve() -> None:
+        for answer in (False, True):
+            conn, _ = listener.accept()
+            with conn:
+                (size,) = struct.unpack(">I", conn.recv(4))
+                served.append(conn.recv(size))
+                if answer:
+                    body = np.ones(4, dtype="<f4").tobytes()
+                    conn.sendall(b"\x00" + struct.pack(">I", len(body)) + body)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    remote = RemoteEmbedder(path, key="counting", dim=4)
+    try:
+        assert remote.begin("abc").result().tolist() == [[1.0, 1.0, 1.0, 1.0]]
+        assert served == [b'["abc"]', b'["abc"]']
+    finally:
+        remote.close()
+        thread.join(timeout=10)
+        listener.close()
 
 
 def test_a_model_failure_is_an_error_for_that_request_only(service: EmbeddingService) -> None:
@@ -220,3 +282,28 @@ def test_searches_fall_back_to_keywords_while_the_service_is_down(
         semantic = searcher.search(conn=conn, q=title, mode="semantic")
     assert [h.row["id"] for h in hybrid.hits] == [h.row["id"] for h in keyword.hits]
     assert hybrid.hits and semantic.unavailable is None
+
+
+def test_searches_through_the_service_match_the_model_in_process(
+    engine: Engine, settings: Settings, corpus: Corpus, embedder: Memoised
+) -> None:
+    running = EmbeddingService(embedder).start()  # type: ignore[arg-type]
+    remote = RemoteEmbedder(running.path, key=embedder.key, dim=embedder.dim)
+    try:
+        here = Searcher(SnapshotStore(settings.index_dir), embedder)  # type: ignore[arg-type]
+        there = Searcher(SnapshotStore(settings.index_dir), remote)  # type: ignore[arg-type]
+        queries = [corpus.papers[0]["title"], "graph neural networks", "cat:cs.LG transformers"]
+        with engine.connect() as conn:
+            for q in queries:
+                for mode in ("hybrid", "semantic"):
+                    for page in (0, 1):  # the second time from the query-vector cache
+                        a = here.search(conn=conn, q=q, mode=mode, page=page, limit=5)
+                        b = there.search(conn=conn, q=q, mode=mode, page=page, limit=5)
+                        assert [h.row["id"] for h in b.hits] == [h.row["id"] for h in a.hits]
+                        assert [h.score for h in b.hits] == [h.score for h in a.hits]
+            # Nothing left unread on the connection: a plain request still gets its own answer.
+            fresh = ["protein folding"]
+            assert np.array_equal(remote.embed(fresh), embedder.embed(fresh))
+    finally:
+        remote.close()
+        running.stop()

@@ -1,7 +1,7 @@
 """One embedding model per node: ``serve --workers N`` embeds queries in its main process.
 
 uvicorn runs each worker as a process of its own, and each would load the model on its first
-search (the ONNX session is 100 to 150 MiB of private memory per process). Instead, the main
+search (the ONNX session is about 100 MiB of private memory per process). Instead, the main
 ``serve`` process, which already holds the model for index upkeep, answers its workers over
 a Unix socket in a private directory (mode 0700: only this user can connect); the workers
 never import ONNX Runtime. One query costs a round trip of a few tens of microseconds on top
@@ -164,13 +164,35 @@ class RemoteEmbedder:
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _request(self, texts: list[str]) -> Vectors:
+    def begin(self, text: str) -> PendingVector:
+        """Send ``text`` to the service now and return at once: the model works while this
+        thread does something else, and ``result()`` reads its vector (or raises
+        EmbeddingUnavailable). Call ``close()`` when the vector is not wanted after all."""
+        message = self._message([text])
+        try:
+            self._send(message)
+        except OSError:  # a broken kept-open connection: result() retries on a new one
+            self._close()
+            return PendingVector(self, message, sent=False)
+        return PendingVector(self, message, sent=True)
+
+    def _message(self, texts: list[str]) -> bytes:
         payload = json.dumps(texts, ensure_ascii=False).encode("utf-8")
         if len(payload) > MAX_REQUEST:
             raise EmbeddingUnavailable(f"texts over {MAX_REQUEST} bytes in one request")
+        return _LENGTH.pack(len(payload)) + payload
+
+    def _request(self, texts: list[str]) -> Vectors:
+        return self._vectors(self._answer(self._message(texts), sent=False), len(texts))
+
+    def _answer(self, message: bytes, sent: bool) -> bytes:
+        """The body of the answer to ``message`` (already sent on this thread's connection
+        when ``sent``), sent again once on a new connection if the kept-open one broke."""
         for attempt in (1, 2):
             try:
-                status, body = self._exchange(_LENGTH.pack(len(payload)) + payload)
+                if not sent or attempt == 2:
+                    self._send(message)
+                status, body = self._receive()
                 break
             except OSError as exc:  # ConnectionError and timeouts included
                 self._close()
@@ -180,12 +202,15 @@ class RemoteEmbedder:
                     ) from exc
         if status != OK:
             raise EmbeddingUnavailable(body.decode("utf-8", "replace"))
-        vectors = np.frombuffer(body, dtype="<f4")
-        if vectors.size != len(texts) * self.dim:
-            raise EmbeddingUnavailable("the embedding service answered the wrong size")
-        return vectors.reshape(len(texts), self.dim).astype(np.float32)
+        return body
 
-    def _exchange(self, message: bytes) -> tuple[bytes, bytes]:
+    def _vectors(self, body: bytes, count: int) -> Vectors:
+        vectors = np.frombuffer(body, dtype="<f4")
+        if vectors.size != count * self.dim:
+            raise EmbeddingUnavailable("the embedding service answered the wrong size")
+        return vectors.reshape(count, self.dim).astype(np.float32)
+
+    def _send(self, message: bytes) -> None:
         conn: socket.socket | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -197,6 +222,11 @@ class RemoteEmbedder:
                 raise
             self._local.conn = conn
         conn.sendall(message)
+
+    def _receive(self) -> tuple[bytes, bytes]:
+        conn: socket.socket | None = getattr(self._local, "conn", None)
+        if conn is None:
+            raise ConnectionError("no connection to the embedding service")
         head = _read_exactly(conn, 1 + _LENGTH.size)
         if head is None:
             raise ConnectionError("the embedding service closed the connection")
@@ -217,6 +247,35 @@ class RemoteEmbedder:
         self._local.conn = None
         if conn is not None:
             conn.close()
+
+
+class PendingVector:
+    """A query's vector on its way from the service (``RemoteEmbedder.begin``).
+
+    Its answer is the next thing on the thread's connection, so the same thread must call
+    ``result()`` or ``close()`` before that connection carries anything else; ``close()``
+    drops a connection whose answer was never read."""
+
+    def __init__(self, owner: RemoteEmbedder, message: bytes, *, sent: bool) -> None:
+        self._owner = owner
+        self._message = message
+        self._sent = sent
+        self._done = False
+
+    def result(self) -> Vectors:
+        """The (1, dim) vector; EmbeddingUnavailable when the service cannot answer."""
+        if self._done:
+            raise RuntimeError("a pending vector is read once")
+        self._done = True
+        body = self._owner._answer(self._message, sent=self._sent)
+        return self._owner._vectors(body, 1)
+
+    def close(self) -> None:
+        """Give up on the vector (a no-op once it was read)."""
+        if not self._done:
+            self._done = True
+            if self._sent:
+                self._owner._close()
 
 
 def embedder_for_worker(local: Embedder | None = None) -> Embedder:

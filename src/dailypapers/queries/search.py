@@ -23,7 +23,7 @@ from sqlalchemy.engine import RowMapping
 
 from dailypapers.index import ann
 from dailypapers.index.delta import LiveDelta, LiveView
-from dailypapers.index.embed_service import EmbeddingUnavailable
+from dailypapers.index.embed_service import EmbeddingUnavailable, PendingVector
 from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import IndexUnavailable, Snapshot, SnapshotStore
 from dailypapers.index.text import analyse, words
@@ -114,22 +114,33 @@ class Searcher:
 
     def query_vector(self, text: str) -> npt.NDArray[np.float32] | None:
         """The embedding of a query (cached for repeated queries)."""
+        coming = self._query_vector(text)
+        try:
+            return coming.get()
+        finally:
+            coming.close()
+
+    def _query_vector(self, text: str) -> QueryVector:
+        """The embedding of ``text`` to come: from the cache, or asked of the node's
+        embedding service now (a worker's searches go on while the model runs), or computed
+        by ``get()`` (a model in this process)."""
         if self.embedder is None or not text:
-            return None
+            return QueryVector(self, text, None)
         with self._lock:
             cached = self._vectors.get(text)
-        if cached is None:
-            try:
-                cached = self.embedder.embed([text])[0]
-            except EmbeddingUnavailable:
-                # The node's embedding service is down or restarting: keyword results.
-                log.warning("query embedding unavailable; searching by keyword", exc_info=True)
-                return None
-            with self._lock:
-                self._vectors[text] = cached
-                if len(self._vectors) > 2048:
-                    self._vectors.popitem(last=False)
-        return cached
+        if cached is not None:
+            return QueryVector(self, text, cached)
+        begin = getattr(self.embedder, "begin", None)  # RemoteEmbedder
+        try:
+            return QueryVector(self, text, None, begin(text) if begin is not None else None)
+        except EmbeddingUnavailable:
+            return QueryVector(self, text, None, failed=True)
+
+    def _remember(self, text: str, vector: npt.NDArray[np.float32]) -> None:
+        with self._lock:
+            self._vectors[text] = vector
+            if len(self._vectors) > 2048:
+                self._vectors.popitem(last=False)
 
     def search(
         self,
@@ -172,15 +183,22 @@ class Searcher:
         page, limit = result.page, result.limit
         parsed = parse_query(q)
         text = parsed.text
-        keep = _mask(snapshot, parsed, filters)
-        if not text and keep is None:
-            result.message = (
-                "Type a few words to search."
-                if not q.strip()
-                else ("Nothing to search for in that query: try other words.")
-            )
-            return
-        ranked = self._rank(conn, snapshot, parsed, keep, mode, text)
+        # Asked for first: the node's model embeds the query while the filters and the
+        # keyword scores are worked out here.
+        wanted = mode != "keyword" and snapshot.vectors is not None
+        coming = self._query_vector(text if wanted else "")
+        try:
+            keep = _mask(snapshot, parsed, filters)
+            if not text and keep is None:
+                result.message = (
+                    "Type a few words to search."
+                    if not q.strip()
+                    else ("Nothing to search for in that query: try other words.")
+                )
+                return
+            ranked = self._rank(conn, snapshot, parsed, keep, mode, text, coming)
+        finally:
+            coming.close()
         positions = ranked.positions[:MAX_RESULTS]
         ids: list[str] = snapshot.doc_ids[positions].tolist()
         scores: dict[str, float] = {}
@@ -229,6 +247,7 @@ class Searcher:
         keep: npt.NDArray[np.bool_] | None,
         mode: Mode,
         text: str,
+        coming: QueryVector,
     ) -> Ranked:
         if not text:  # filters only: newest first
             assert keep is not None
@@ -238,7 +257,7 @@ class Searcher:
             return Ranked(chosen, np.ones(len(chosen), dtype=np.float32))
         terms = analyse(text)
         keyword = hybrid.top(snapshot.keyword.scores(terms), MAX_RESULTS, keep=keep)
-        vector = self.query_vector(text) if mode != "keyword" else None
+        vector = coming.get()
         if vector is None or snapshot.vectors is None:
             return keyword
         depth = MAX_RESULTS if mode == "semantic" else hybrid.CANDIDATES
@@ -361,6 +380,50 @@ class Searcher:
             str(snapshot.doc_ids[p]) for p in ranked.positions if snapshot.doc_ids[p] != arxiv_id
         ]
         return list(dict.fromkeys(ids))[:limit]
+
+
+class QueryVector:
+    """A query's embedding, known or on its way (``Searcher._query_vector``); ``get()`` is
+    None when there is none (no model, or the node's embedding service is unavailable:
+    keyword results). ``close()`` must follow, on the same thread."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        text: str,
+        vector: npt.NDArray[np.float32] | None,
+        pending: PendingVector | None = None,
+        *,
+        failed: bool = False,
+    ) -> None:
+        self._searcher = searcher
+        self._text = text
+        self._vector = vector
+        self._pending = pending
+        self._failed = failed or not text
+
+    def get(self) -> npt.NDArray[np.float32] | None:
+        """The vector (computed or read now if need be)."""
+        embedder = self._searcher.embedder
+        if self._vector is not None or self._failed or embedder is None:
+            return self._vector
+        try:
+            if self._pending is not None:
+                self._vector = self._pending.result()[0]
+            else:
+                self._vector = embedder.embed([self._text])[0]
+        except EmbeddingUnavailable:
+            # The node's embedding service is down or restarting: keyword results.
+            log.warning("query embedding unavailable; searching by keyword", exc_info=True)
+            self._failed = True
+            return None
+        self._searcher._remember(self._text, self._vector)
+        return self._vector
+
+    def close(self) -> None:
+        """Drop an answer never read (its connection goes with it)."""
+        if self._pending is not None:
+            self._pending.close()
 
 
 def _with_delta(
