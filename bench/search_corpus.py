@@ -395,6 +395,9 @@ def prepared_corpus(
         "real": len(rows),
         "seed": args.seed,
         "noise": args.noise,
+        # A new shipped model re-embeds the real papers (a cached corpus would search the old
+        # model's vectors with the new model's queries).
+        "model": MiniLMEmbedder().key,
     }
     name = f"sqlite-docs{args.docs}-real{len(rows)}-seed{args.seed}"
     if others:

@@ -70,7 +70,7 @@ def test_the_reference_covers_long_abstracts_and_short_queries(
 
 def test_key_names_model_variant_and_file_hash() -> None:
     key = default_embedder().key
-    assert key.startswith("all-MiniLM-L6-v2;onnx-fp16;")
+    assert key.startswith("all-MiniLM-L6-v2;onnx-q8;")
     assert SHIPPED.model_sha256[:16] in key and len(key) <= 200
 
 
