@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import uvicorn
 from click.testing import CliRunner
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from dailypapers.cli import cli
 from dailypapers.index.build import IndexReport
@@ -17,9 +17,11 @@ from dailypapers.jobs.runner import Runner
 from dailypapers.settings import Settings
 from dailypapers.storage import leases
 from dailypapers.storage.locks import stage_lock
+from dailypapers.storage.schema import embeddings
 from dailypapers.storage.schema import leases as leases_table
 from tests.multinode.conftest import ingest
 from tests.search.conftest import Memoised
+from tests.search.test_index_stage import Renamed
 
 T0 = dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.UTC)
 
@@ -129,6 +131,38 @@ def test_the_runner_embeds_new_papers_and_rebuilds_past_the_threshold(
     ingest(engine, spare_rows[4:5], "late")
     late = runner.work()["index"]
     assert isinstance(late, IndexReport) and late.papers == len(rows) + 5
+
+
+def test_a_new_embedding_model_rebuilds_once_with_every_paper_re_embedded(
+    engine: Engine,
+    settings: Settings,
+    make_node: Any,
+    embedder: Memoised,
+    rows: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    upkeep = settings.model_copy(update={"index_rebuild_delta": 100, "jobs_lease_seconds": 60})
+    data_dir = make_node("a").settings.data_dir
+    before = Runner(engine, upkeep, holder="node-a", clock=Clock(), embedder=embedder)
+    before.settings = upkeep.model_copy(update={"data_dir": data_dir})
+    ingest(engine, rows[:6], "corpus")
+    before.heartbeat()
+    assert isinstance(before.work()["index"], IndexReport)
+    assert before.work()["index"] == 0  # nothing new: no rebuild
+    before.release()
+    # An upgrade ships another model: the next round rebuilds, re-embedding every paper.
+    newer = Renamed(embedder, "all-MiniLM-L6-v2;onnx-next;sha256=" + "2" * 16)
+    after = Runner(engine, upkeep, holder="node-a", clock=Clock(), embedder=newer)
+    after.settings = before.settings
+    after.heartbeat()
+    with caplog.at_level("INFO", logger="dailypapers.jobs"):
+        rebuilt = after.work()["index"]
+    assert isinstance(rebuilt, IndexReport) and rebuilt.embedded == 6
+    assert "another embedding model's" in caplog.text
+    assert after.work()["index"] == 0  # once
+    with engine.connect() as conn:
+        models = set(conn.execute(select(embeddings.c.model)).scalars())
+    assert newer.key in models
 
 
 @pytest.mark.parametrize("flag", ["--jobs", "--no-jobs"])

@@ -2,7 +2,9 @@
 search index was built (once, for every node: nodes read the stored vectors into their live
 delta), and rebuild and publish the index when the delta grows past
 ``index_rebuild_delta`` papers, when the build is ``index_rebuild_hours`` old and papers
-changed since, or when there is no build at all (a new site: nothing to run by hand).
+changed since, when its vectors are another embedding model's (an upgrade that ships a new
+model: the rebuild re-embeds every paper once), or when there is no build at all (a new site:
+nothing to run by hand).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -37,6 +40,8 @@ class Base:
 
     watermark: dt.datetime | None
     built_at: dt.datetime | None
+    # The embedding model its vectors come from (this node's copy of the build says).
+    model: str | None = None
 
 
 def current_base(engine: Engine, root: Path) -> Base | None:
@@ -44,20 +49,36 @@ def current_base(engine: Engine, root: Path) -> Base | None:
     if shared(engine):
         with engine.connect() as conn:
             row = generations.latest(conn=conn)
-        return None if row is None else Base(row["watermark"], row["created_at"])
-    name = current_name(root)
-    if name is None:
+        if row is None:
+            return None
+        meta = _manifest(root)
+        return Base(row["watermark"], row["created_at"], meta.get("model") if meta else None)
+    meta = _manifest(root)
+    if meta is None:
         return None
-    try:  # the manifest only: opening the build every round would read its vocabularies
-        meta = json.loads((root / name / "snapshot.json").read_text())
+    try:
         built = meta.get("built_at")
         watermark = meta.get("watermark")
         return Base(
             dt.datetime.fromisoformat(watermark) if watermark else None,
             dt.datetime.fromisoformat(built) if built else None,
+            meta.get("model"),
         )
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _manifest(root: Path) -> dict[str, Any] | None:
+    """The manifest of the build ``CURRENT`` names here (opening the build every round would
+    read its vocabularies); None when there is none or it cannot be read."""
+    name = current_name(root)
+    if name is None:
+        return None
+    try:
+        meta = json.loads((root / name / "snapshot.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def embed_new(
@@ -106,6 +127,8 @@ def tick(
             reason = f"{pending} papers since the build"
         elif pending and old:
             reason = f"the build is {settings.index_rebuild_hours:g} hours old"
+        elif embedder is not None and base.model not in (None, embedder.key):
+            reason = "its vectors are another embedding model's"
     try:
         # New papers get their vectors first (into every node's delta), the rebuild after.
         embedded = 0
