@@ -3,12 +3,14 @@ found on every node after one poll, through the live delta; and the same delta o
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
+from dailypapers.index import delta as delta_module
 from dailypapers.index.build import embed_stale, run_index
 from dailypapers.storage import generations
 from tests.multinode.conftest import Node, ingest
@@ -99,6 +101,42 @@ def test_new_papers_are_found_on_every_node_after_one_poll(
         assert new["id"] in node.related(neighbour, limit=10)
         health = node.client.get("/health").json()["index"]
         assert health["delta_papers"] >= 1 and health["papers"] == len(rows)
+
+
+def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
+    engine: Engine,
+    make_node: Any,
+    embedder: Memoised,
+    rows: list[dict[str, Any]],
+    spare_rows: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A bulk ingest just before the build: its papers sit in the overlap before the watermark.
+    # With a short overlap, the first refresh reads them, the next ones no longer do.
+    monkeypatch.setattr(delta_module, "OVERLAP", dt.timedelta(milliseconds=1))
+    read: list[int] = []
+    changes_since = delta_module.repo.changes_since
+
+    def counted(**kw: Any) -> Any:
+        found = changes_since(**kw)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(delta_module.repo, "changes_since", counted)
+    node = make_node("a")
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
+    node.follower.poll()
+    node.follower.poll()
+    node.follower.poll()
+    assert read[0] >= 1 and read[1:] == [0, 0], read
+    # What changes afterwards is read, once.
+    new = spare_rows[0]
+    ingest(engine, [new], "new")
+    assert node.follower.poll().delta_papers == 1
+    assert node.search(new["title"], "keyword")[0] == new["id"]
+    node.follower.poll()
+    assert read[-2:] == [1, 0], read
 
 
 def test_a_delta_paper_scores_as_it_would_in_a_rebuilt_base(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,8 @@ from dailypapers.index.keyword import (
 from dailypapers.index.snapshot import EPOCH, Snapshot
 from dailypapers.storage import delta as repo
 
-# Papers written just before a watermark may commit after it: read a little before it.
+# Papers written just before a watermark may commit after it: read a little before it. The same
+# margin covers a write that commits after a refresh began, and clocks of nodes that differ.
 OVERLAP = dt.timedelta(minutes=2)
 # Most papers one delta holds (the runner rebuilds the base long before: index_rebuild_delta).
 MAX_PAPERS = 50_000
@@ -245,11 +246,14 @@ class LiveView:
 class LiveDelta:
     """The delta of one process: refreshed by its follower, read by every search."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
         self._lock = threading.Lock()
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._base: str | None = None
         self._rows: dict[str, RowMapping] = {}
         self._seen: dt.datetime | None = None
+        # When the previous refresh of this base began to read changes.
+        self._began: dt.datetime | None = None
         self._docs: DeltaDocs | None = None
         self._view: LiveView | None = None
         # Kept between refreshes: each paper is analysed once, each term looked up once.
@@ -288,7 +292,15 @@ class LiveDelta:
         if self._base != snapshot.name or self._seen is None:
             self._base, self._rows, self._seen = snapshot.name, {}, watermark
             self._docs, self._stats = None, snapshot.keyword.statistics()
+            self._began = None
         since = self._seen - OVERLAP
+        if self._began is not None:
+            # Papers stamped before the previous refresh began (less the overlap) were read by
+            # it. Without this, the overlap before the newest change stays where it is while
+            # nothing changes, and after a bulk ingest every refresh read it again: at 75k
+            # papers, 70,000 rows, 0.7 s and 30 MiB per worker every 10 s.
+            since = max(since, self._began - OVERLAP)
+        began = self._clock()
         model = snapshot.model if snapshot.vectors is not None else None
         with engine.connect() as conn:
             changes = repo.changes_since(conn=conn, since=since, limit=MAX_SCANNED)
@@ -305,6 +317,7 @@ class LiveDelta:
             changed = True
         if changes:
             self._seen = max(self._seen, changes[0][1])
+        self._began = began
         if changed:
             ordered = sorted(self._rows.values(), key=lambda r: r["id"])
             dim = snapshot.vectors.shape[1] if model and snapshot.vectors is not None else None
