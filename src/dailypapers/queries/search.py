@@ -134,6 +134,7 @@ class Searcher:
         try:
             return QueryVector(self, text, None, begin(text) if begin is not None else None)
         except EmbeddingUnavailable:
+            log.warning("query embedding unavailable; searching by keyword", exc_info=True)
             return QueryVector(self, text, None, failed=True)
 
     def _remember(self, text: str, vector: npt.NDArray[np.float32]) -> None:
