@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -246,9 +246,8 @@ class LiveView:
 class LiveDelta:
     """The delta of one process: refreshed by its follower, read by every search."""
 
-    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._base: str | None = None
         self._rows: dict[str, RowMapping] = {}
         self._seen: dt.datetime | None = None
@@ -300,7 +299,7 @@ class LiveDelta:
             # nothing changes, and after a bulk ingest every refresh read it again: at 75k
             # papers, 70,000 rows, 0.7 s and 30 MiB per worker every 10 s.
             since = max(since, self._began - OVERLAP)
-        began = self._clock()
+        began = dt.datetime.now(dt.UTC)
         model = snapshot.model if snapshot.vectors is not None else None
         with engine.connect() as conn:
             changes = repo.changes_since(conn=conn, since=since, limit=MAX_SCANNED)
