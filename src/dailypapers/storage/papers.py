@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.ingest.citekey import key_base
@@ -244,19 +244,25 @@ def texts_of(*, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, st
     return found
 
 
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+# Built once (see storage/daily.py's ``_ENTRIES_BY_ID``): a search's author and phrase checks.
+_AUTHORS_BY_ID = select(papers.c.id, papers.c.authors).where(
+    papers.c.id.in_(_IDS), papers.c.hidden.is_(False)
+)
+_TEXTS_BY_ID = select(papers.c.id, papers.c.authors, papers.c.title, papers.c.abstract).where(
+    papers.c.id.in_(_IDS), papers.c.hidden.is_(False)
+)
+
+
 def authors_of(
     *, conn: Connection, ids: Sequence[str], with_text: bool = False
 ) -> dict[str, RowMapping]:
     """Authors (and title and abstract when ``with_text``) of visible papers, by id: what a
     search needs to check its author names and phrases, without the list entry's joins."""
-    columns = [papers.c.id, papers.c.authors]
-    if with_text:
-        columns += [papers.c.title, papers.c.abstract]
+    query = _TEXTS_BY_ID if with_text else _AUTHORS_BY_ID
     found: dict[str, RowMapping] = {}
     for chunk in _chunks(list(ids)):
-        rows = conn.execute(
-            select(*columns).where(papers.c.id.in_(chunk), papers.c.hidden.is_(False))
-        )
+        rows = conn.execute(query, {"ids": chunk})
         found.update({row["id"]: row for row in rows.mappings()})
     return found
 
