@@ -245,3 +245,52 @@ def test_where_semantic_candidates_come_from(
     on_postgres = engine.dialect.name == "postgresql"
     assert bool(asked) == (on_postgres and vector_search == "pgvector")
     assert [h.row["id"] for h in got.hits][:5] == [h.row["id"] for h in reference.hits][:5]
+
+
+def test_semantic_pages_rank_only_what_they_show(
+    engine: Engine,
+    settings: Settings,
+    corpus: Corpus,
+    embedder: Memoised,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A semantic page within the first ``SEMANTIC_SHALLOW`` papers ranks only those, deeper
+    pages rank ``MAX_RESULTS``; the pages join up and all report the same total."""
+    from dailypapers.queries import search as module
+
+    monkeypatch.setattr(module, "SEMANTIC_SHALLOW", 10)
+    depths: list[int] = []
+    original = Searcher._semantic
+
+    def recording(self: Searcher, *args: Any) -> Any:
+        depths.append(args[-1])
+        return original(self, *args)
+
+    monkeypatch.setattr(Searcher, "_semantic", recording)
+    searcher = Searcher(SnapshotStore(settings.index_dir), embedder)  # type: ignore[arg-type]
+    question = "How well do large language models reason about mathematics?"
+    with engine.connect() as conn:
+        every = searcher.search(conn=conn, q=question, mode="semantic", limit=60)
+        pages = [
+            searcher.search(conn=conn, q=question, mode="semantic", limit=5, page=page)
+            for page in range(4)
+        ]
+        dated = searcher.search(conn=conn, q=question, mode="semantic", limit=5, sort="date")
+        in_category = searcher.search(
+            conn=conn,
+            q=question,
+            mode="semantic",
+            limit=5,
+            filters=Filters(category=corpus.papers[0]["primary_category"]),
+        )
+    deep = module.MAX_RESULTS
+    # All 60 at once, pages 0 and 1 (within 10), pages 2 and 3, by date, in a category.
+    assert depths == [deep, 10, 10, deep, deep, deep, 10]
+    shown = [hit.row["id"] for page in pages for hit in page.hits]
+    assert shown == [hit.row["id"] for hit in every.hits][:20]
+    assert every.total == len(corpus.papers)
+    assert {page.total for page in pages} == {every.total} == {dated.total}
+    expected = sum(
+        corpus.papers[0]["primary_category"] in paper["categories"] for paper in corpus.papers
+    )
+    assert in_category.total == expected

@@ -44,6 +44,10 @@ MAX_RESULTS = 1000
 SUBSET_SCAN = 20_000
 # Most neighbours asked of the graph for a filtered search before falling back to a scan.
 ANN_MAX_K = 20_000
+# Semantic mode ranks this many papers when its page lies within them (the graph's usual
+# breadth: a graph search costs what its breadth is, and 1,000 neighbours took about twice
+# 400's time); deeper pages, re-sorted or verified results rank all ``MAX_RESULTS``.
+SEMANTIC_SHALLOW = 400
 # What searches read: a snapshot, or a snapshot joined with its live delta (index/delta.py).
 Searchable = Snapshot | LiveView
 
@@ -197,26 +201,46 @@ class Searcher:
                     else ("Nothing to search for in that query: try other words.")
                 )
                 return
-            ranked = self._rank(conn, snapshot, parsed, keep, mode, text, coming)
+            # Semantic mode ranks every paper, so its total is known without ranking them
+            # all: a page within the first SEMANTIC_SHALLOW needs only those.
+            shallow = (
+                mode == "semantic"
+                and sort == "relevance"
+                and (page + 1) * limit <= SEMANTIC_SHALLOW
+                and not (parsed.phrases or parsed.authors or filters.author)
+            )
+            depth = SEMANTIC_SHALLOW if shallow else MAX_RESULTS
+            ranked = self._rank(conn, snapshot, parsed, keep, mode, text, coming, depth)
         finally:
             coming.close()
         positions = ranked.positions[:MAX_RESULTS]
-        ids: list[str] = snapshot.doc_ids[positions].tolist()
+        verify = bool(parsed.phrases or parsed.authors or filters.author)
         scores: dict[str, float] = {}
-        for pid, score in zip(ids, ranked.scores[:MAX_RESULTS].tolist(), strict=True):
-            scores.setdefault(pid, score)  # a paper in both base and delta: its best place
-        if isinstance(snapshot, LiveView):
-            ids = list(scores)
-        if parsed.phrases or parsed.authors or filters.author:
-            ids = _verify(conn, ids, parsed, filters)
-        if sort == "date":
-            order = np.argsort(-snapshot.published[snapshot.positions(ids)], kind="stable")
-            ids = [ids[i] for i in order]
-        elif sort == "upvotes":
-            votes = papers.upvotes_of(conn=conn, ids=ids)
-            ids = sorted(ids, key=lambda pid: -votes.get(pid, 0))
-        result.total = len(ids)
-        chosen = ids[page * limit : (page + 1) * limit]
+        if sort == "relevance" and not verify and not isinstance(snapshot, LiveView):
+            # The ranking is the order shown: only the page's ids are needed.
+            result.total = len(positions)
+            window = slice(page * limit, (page + 1) * limit)
+            chosen: list[str] = snapshot.doc_ids[positions[window]].tolist()
+            scores = dict(zip(chosen, ranked.scores[window].tolist(), strict=True))
+        else:
+            ids: list[str] = snapshot.doc_ids[positions].tolist()
+            for pid, score in zip(ids, ranked.scores[:MAX_RESULTS].tolist(), strict=True):
+                scores.setdefault(pid, score)  # a paper in both base and delta: its best place
+            if isinstance(snapshot, LiveView):
+                ids = list(scores)
+            if verify:
+                ids = _verify(conn, ids, parsed, filters)
+            if sort == "date":
+                order = np.argsort(-snapshot.published[snapshot.positions(ids)], kind="stable")
+                ids = [ids[i] for i in order]
+            elif sort == "upvotes":
+                votes = papers.upvotes_of(conn=conn, ids=ids)
+                ids = sorted(ids, key=lambda pid: -votes.get(pid, 0))
+            result.total = len(ids)
+            chosen = ids[page * limit : (page + 1) * limit]
+        if shallow and result.total == SEMANTIC_SHALLOW:
+            available = snapshot.n_docs if keep is None else int(np.count_nonzero(keep))
+            result.total = min(MAX_RESULTS, available)
         rows = daily.entries_for_papers(conn=conn, ids=chosen)
         stems = query_stems(text) if highlight_hits else frozenset()
         for pid in chosen:
@@ -249,6 +273,7 @@ class Searcher:
         mode: Mode,
         text: str,
         coming: QueryVector,
+        semantic_depth: int = MAX_RESULTS,
     ) -> Ranked:
         if not text:  # filters only: newest first
             assert keep is not None
@@ -261,7 +286,7 @@ class Searcher:
         vector = coming.get()
         if vector is None or snapshot.vectors is None:
             return keyword
-        depth = MAX_RESULTS if mode == "semantic" else hybrid.CANDIDATES
+        depth = semantic_depth if mode == "semantic" else hybrid.CANDIDATES
         semantic = self._semantic(conn, snapshot, vector, keep, depth)
         if mode == "semantic":
             return semantic
