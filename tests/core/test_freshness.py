@@ -1,5 +1,6 @@
 """The cheap request path: cached pages and the site revision held in the process
-(web/cache.py ``Freshness``), route labels on cache hits, one access line per request.
+(web/cache.py ``Freshness``), route labels on cache hits, one access line per request,
+endpoint reads without transactions on PostgreSQL (web/deps.py ``connect``).
 
 A worker reads the revisions at most every ``cache_freshness`` seconds; a write committed by
 this process shows at once, a write by another process within the interval. Time is moved
@@ -12,6 +13,7 @@ import logging
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ from dailypapers.storage.schema import papers
 from dailypapers.web import observability
 from dailypapers.web.app import create_app
 from dailypapers.web.cache import Freshness
+from dailypapers.web.deps import connect
 from tests.conftest import run_async
 from tests.core.helpers import raw
 
@@ -155,6 +158,29 @@ def test_a_rolled_back_bump_is_not_published(engine: Engine) -> None:
         runs.bump_revision(conn=conn)
     bump = runs.local_bump(database=database)
     assert bump is not None and bump != before and bump.revisions[0] >= 1
+
+
+def test_endpoint_reads_open_no_transaction_and_writes_keep_theirs(engine: Engine) -> None:
+    """On PostgreSQL an endpoint's reads run in autocommit (no BEGIN and ROLLBACK round
+    trips); the pooled connection goes back with its transactions, so a failed write on it
+    later still leaves nothing behind."""
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(engine=engine)))
+    with engine.connect() as conn:
+        before = runs.revision(conn=conn)
+    with connect(request) as conn:
+        assert runs.revision(conn=conn) == before
+        used = conn.connection.dbapi_connection
+        if engine.dialect.name == "postgresql":
+            from psycopg.pq import TransactionStatus
+
+            assert used is not None and used.autocommit
+            assert used.info.transaction_status == TransactionStatus.IDLE
+    with pytest.raises(RuntimeError, match="half way"), write_transaction(engine) as conn:
+        assert conn.connection.dbapi_connection is used  # the only pooled connection
+        runs.bump_revision(conn=conn)
+        raise RuntimeError("half way")
+    with engine.connect() as conn:
+        assert runs.revision(conn=conn) == before
 
 
 def test_cache_hits_keep_their_route_label(

@@ -26,14 +26,23 @@ def get_settings(request: Request) -> Settings:
 
 @contextmanager
 def connect(request: Request) -> Iterator[Connection]:
-    """A connection for the body of one endpoint.
+    """A connection for the body of one endpoint, for reading (writes go through
+    ``storage.engine.write_transaction``).
 
     Endpoints open it themselves rather than through a yield dependency: FastAPI runs a
     sync dependency's setup, the endpoint and its teardown in three separate threadpool
     calls, so under load every thread can end up waiting for a pooled connection that only
     another queued teardown would return.
+
+    On PostgreSQL it reads in autocommit: each statement sees what was committed when it
+    started, as it would in a READ COMMITTED transaction, without the BEGIN and ROLLBACK
+    round trips around it (they were 0.4 ms of the 1.5 that a search's rows took, and as
+    much CPU again in the server).
     """
-    with get_engine(request).connect() as conn:
+    engine = get_engine(request)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 
 
