@@ -35,3 +35,30 @@ def test_fuse_uses_the_long_ramp_for_long_queries() -> None:
     assert first(hybrid.keyword_weight(3)) == 0
     # A long query trusts it fully, and the similarity reorders the two.
     assert first(hybrid.keyword_weight(6)) == 1
+
+
+def _best(scores: np.ndarray, k: int, keep: np.ndarray | None) -> list[int]:
+    """What ``top`` must return, the slow way: positive (and kept) documents by score, then
+    by document number."""
+    allowed = [i for i in range(len(scores)) if scores[i] > 0 and (keep is None or keep[i])]
+    return sorted(allowed, key=lambda i: (-scores[i], i))[:k]
+
+
+def test_top_is_the_exact_best_whatever_the_size_and_ties() -> None:
+    rng = np.random.default_rng(7)
+    for n, k in [(0, 5), (10, 0), (10, 20), (500, 30), (40_000, 1000), (200_000, 1000)]:
+        for kind in ("spread", "ties", "sparse", "sorted"):
+            if kind == "spread":
+                scores = rng.random(n).astype(np.float32)
+            elif kind == "ties":  # few distinct values: ties meet the k-th everywhere
+                scores = rng.integers(0, 4, n).astype(np.float32)
+            elif kind == "sparse":  # mostly zero, as BM25 of rare words
+                scores = np.where(rng.random(n) < 0.002, rng.random(n), 0).astype(np.float32)
+            else:  # rising with the document number: a strided sample is not representative
+                scores = np.linspace(0, 1, n, dtype=np.float32) ** 8
+            scores[rng.random(n) < 0.1] *= -1  # some negative: never returned
+            for keep in (None, rng.random(n) < 0.3):
+                got = hybrid.top(scores, k, keep=keep)
+                expected = _best(scores, k, keep)
+                assert got.positions.tolist() == expected, (n, k, kind)
+                assert got.scores.tolist() == scores[expected].tolist()

@@ -33,15 +33,48 @@ class Ranked:
         return len(self.positions)
 
 
+# Above this many documents per wanted one, ``top`` first finds a score that about twice the
+# wanted number reach, from an evenly spaced sample of SAMPLE_PER_WANTED per wanted document,
+# and only partitions what reaches it: at 1M papers a question's words give 670,000
+# documents a BM25 score, and partitioning all of them for the best 1,000 took 8.5 ms.
+SAMPLE_ABOVE = 32
+SAMPLE_PER_WANTED = 16
+
+
 def top(scores: Scores, k: int, *, keep: npt.NDArray[np.bool_] | None = None) -> Ranked:
-    """The ``k`` best documents with a positive score (within ``keep`` when given)."""
-    candidates = np.flatnonzero(scores > 0) if keep is None else np.flatnonzero((scores > 0) & keep)
+    """The ``k`` best documents with a positive score (within ``keep`` when given), best
+    first; equal scores in document order (also where they meet the ``k``-th)."""
+    if k <= 0:
+        return Ranked(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+    if keep is not None:
+        scores = np.where(keep, scores, np.float32(0))
+    candidates: Positions | None = None
+    if len(scores) > SAMPLE_ABOVE * k:
+        sample = scores[:: len(scores) // (SAMPLE_PER_WANTED * k)]
+        rank = min(len(sample), -(-2 * k * len(sample) // len(scores)))
+        bound = _largest(sample, rank)
+        if bound > 0:
+            reaching = np.flatnonzero(scores >= bound)
+            if len(reaching) >= k:  # then the k best all reach it
+                candidates = reaching
+    if candidates is None:
+        candidates = np.flatnonzero(scores > 0)
     if len(candidates) > k:
-        best = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[best]
+        values = scores[candidates]
+        kth = _largest(values, k)
+        above = np.flatnonzero(values > kth)
+        tied = np.flatnonzero(values == kth)[: k - len(above)]
+        candidates = candidates[np.sort(np.concatenate([above, tied]))]
     order = np.argsort(-scores[candidates], kind="stable")
     chosen = candidates[order].astype(np.int64)
     return Ranked(chosen, scores[chosen].astype(np.float32))
+
+
+def _largest(values: Scores, rank: int) -> np.float32:
+    """The ``rank``-th largest of ``values`` (1: the largest). Partitioned negated: numpy's
+    partition took 20x longer for a rank near the end of an array of mostly equal values
+    (the zeros of a sparse score array)."""
+    return np.float32(-np.partition(-values, rank - 1)[rank - 1])
 
 
 def keyword_weight(n_terms: int, *, exact: bool = False) -> float:
