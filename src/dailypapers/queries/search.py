@@ -281,15 +281,16 @@ class Searcher:
             order = np.argsort(-snapshot.published[positions], kind="stable")[:MAX_RESULTS]
             chosen = positions[order].astype(np.int64)
             return Ranked(chosen, np.ones(len(chosen), dtype=np.float32))
+        if mode == "semantic" and snapshot.vectors is not None:
+            vector = coming.get()
+            if vector is not None:  # else keyword results, as below
+                return self._semantic(conn, snapshot, vector, keep, semantic_depth)
         terms = analyse(text)
         keyword = hybrid.top(snapshot.keyword.scores(terms), MAX_RESULTS, keep=keep)
         vector = coming.get()
         if vector is None or snapshot.vectors is None:
             return keyword
-        depth = semantic_depth if mode == "semantic" else hybrid.CANDIDATES
-        semantic = self._semantic(conn, snapshot, vector, keep, depth)
-        if mode == "semantic":
-            return semantic
+        semantic = self._semantic(conn, snapshot, vector, keep, hybrid.CANDIDATES)
         union = np.union1d(keyword.positions[: hybrid.CANDIDATES], semantic.positions)
         similarity = ann.dot_rows(snapshot.vectors, union, vector)
         exact = bool(parsed.phrases or parsed.title)
