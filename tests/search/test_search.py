@@ -294,3 +294,18 @@ def test_semantic_pages_rank_only_what_they_show(
         corpus.papers[0]["primary_category"] in paper["categories"] for paper in corpus.papers
     )
     assert in_category.total == expected
+
+
+def test_an_author_filter_needs_all_its_words_in_one_name() -> None:
+    """The check behind ``author:`` (folded words, not substrings; one person), also in the
+    author lists of large collaborations, which it passes over without splitting each name."""
+    from dailypapers.queries.search import _one_author_has
+
+    assert _one_author_has(["Yann LeCun", "Léon Bottou"], ["leon", "bottou"])
+    assert not _one_author_has(["Yann Bottou", "Léon LeCun"], ["leon", "bottou"])
+    assert not _one_author_has(["Dina Zhuang"], ["di", "zhu"])  # substrings are not words
+    assert _one_author_has(["Zhū Dí"], ["di", "zhu"])  # accents folded, any order
+    collaboration = [f"Author{i} Member" for i in range(3000)]
+    assert _one_author_has([*collaboration, "Di Zhu"], ["di", "zhu"])
+    assert not _one_author_has([*collaboration, "Di Zhuang", "Zhu Wei"], ["di", "zhu"])
+    assert not _one_author_has([*collaboration, "Dí Zhuang"], ["di", "zhu"])

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,7 +27,7 @@ from dailypapers.index.delta import LiveDelta, LiveView
 from dailypapers.index.embed_service import EmbeddingUnavailable, PendingVector
 from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import IndexUnavailable, Snapshot, SnapshotStore
-from dailypapers.index.text import analyse, words
+from dailypapers.index.text import analyse, fold, words
 from dailypapers.queries.highlight import excerpt_around, highlight, query_stems
 from dailypapers.ranking import hybrid
 from dailypapers.ranking.hybrid import Ranked
@@ -571,8 +572,26 @@ def _verify(conn: Connection, ids: list[str], parsed: ParsedQuery, filters: Filt
             body = " " + " ".join(words(f"{row['title']} {row['abstract']}")) + " "
             if any(f" {p} " not in body for p in phrases):
                 continue
-        names = [words(n) for n in row["authors"]]  # words() already folds
-        if any(a and not any(all(w in n for w in a) for n in names) for a in authors):
+        if any(a and not _one_author_has(row["authors"], a) for a in authors):
             continue
         kept.append(pid)
     return kept
+
+
+def _one_author_has(authors: Sequence[str], name: list[str]) -> bool:
+    """Whether one of ``authors`` has every word of ``name`` (folded words).
+
+    A word of an author's name is also a substring of the folded name, so names (and, when
+    plain ASCII, whole author lists) without all the words as substrings are passed over
+    before any is split into words: papers of large collaborations list thousands of
+    authors, and splitting them all took up to 130 ms of a search at 1M papers."""
+    everyone = "\n".join(authors)
+    if everyone.isascii():
+        everyone = everyone.lower()  # what fold() does to ASCII
+        if not all(word in everyone for word in name):
+            return False
+    for author in authors:
+        folded = fold(author)
+        if all(word in folded for word in name) and all(word in words(author) for word in name):
+            return True
+    return False
