@@ -95,13 +95,14 @@ def test_filtered_searches_agree_with_the_exact_scan(
 
     searcher = search.Searcher.__new__(search.Searcher)
     query = unit(rng.normal(size=(1, 32)))[0]
-    for share, subset in [(0.5, 100_000), (0.5, 10), (0.02, 10), (1.0, 10)]:
-        monkeypatch.setattr(search, "SUBSET_SCAN", subset)
+    # GRAPH_TO_SCAN: 10**9 makes every filtered step a scan of the kept rows, 0 the graph's.
+    for share, ratio in [(0.5, 10**9), (0.5, 0), (0.02, 0), (1.0, 0)]:
+        monkeypatch.setattr(search, "GRAPH_TO_SCAN", ratio)
         keep = rng.random(len(matrix)) < share
         got = searcher._semantic(Conn(), snapshot, query, keep, 20)  # type: ignore[arg-type]
         exact = np.flatnonzero(keep)[np.argsort(-(matrix[keep] @ query))[:20]]
         assert keep[got.positions].all()
-        assert len(set(got.positions) & set(exact)) >= 18, (share, subset)
+        assert len(set(got.positions) & set(exact)) >= 18, (share, ratio)
 
 
 def test_rows_are_scored_in_blocks_as_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
