@@ -108,6 +108,33 @@ def test_one_connection_per_thread_serves_many_requests(service: EmbeddingServic
     remote.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_the_model_runs_without_preempting_the_worker_that_asked() -> None:
+    """The service's threads run under SCHED_BATCH: woken by a worker's query, they do not
+    preempt that worker on its core (and threads the model starts inherit the policy)."""
+    policies: list[int] = []
+
+    class Recording(Counting):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            policies.append(os.sched_getscheduler(0))
+            started: list[int] = []
+            thread = threading.Thread(target=lambda: started.append(os.sched_getscheduler(0)))
+            thread.start()
+            thread.join()
+            policies.extend(started)
+            return super().embed(texts)
+
+    running = EmbeddingService(Recording()).start()  # type: ignore[arg-type]
+    try:
+        remote = RemoteEmbedder(running.path, key="counting", dim=4)
+        remote.embed(["a query"])
+        remote.close()
+    finally:
+        running.stop()
+    assert policies == [os.SCHED_BATCH, os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread is left as it was
+
+
 def test_hostile_requests_are_refused_and_the_service_keeps_serving(
     service: EmbeddingService,
 ) -> None:
