@@ -309,3 +309,34 @@ def test_an_author_filter_needs_all_its_words_in_one_name() -> None:
     assert _one_author_has([*collaboration, "Di Zhu"], ["di", "zhu"])
     assert not _one_author_has([*collaboration, "Di Zhuang", "Zhu Wei"], ["di", "zhu"])
     assert not _one_author_has([*collaboration, "Dí Zhuang"], ["di", "zhu"])
+
+
+def test_a_semantic_page_without_a_vector_counts_its_keyword_results(
+    engine: Engine,
+    settings: Settings,
+    corpus: Corpus,
+    embedder: Memoised,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the node's model unavailable, semantic mode answers with keyword results, and
+    their total is theirs (not the total that ranking every paper by similarity gives)."""
+    from dailypapers.index.embed_service import EmbeddingUnavailable
+    from dailypapers.queries import search as module
+
+    class Unavailable:
+        key, dim = embedder.key, embedder.dim
+
+        def embed(self, texts: list[str]) -> Any:
+            raise EmbeddingUnavailable("the embedding service is restarting")
+
+    store = SnapshotStore(settings.index_dir)
+    question = "language models reasoning"
+    with engine.connect() as conn:
+        keyword = Searcher(store, embedder).search(conn=conn, q=question, mode="keyword")  # type: ignore[arg-type]
+        assert 0 < keyword.total < len(corpus.papers)
+        monkeypatch.setattr(module, "SEMANTIC_SHALLOW", keyword.total)
+        fallback = Searcher(store, Unavailable()).search(  # type: ignore[arg-type]
+            conn=conn, q=question, mode="semantic", limit=5
+        )
+    assert [h.row["id"] for h in fallback.hits] == [h.row["id"] for h in keyword.hits][:5]
+    assert fallback.total == keyword.total

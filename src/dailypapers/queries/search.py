@@ -207,8 +207,7 @@ class Searcher:
                     else ("Nothing to search for in that query: try other words.")
                 )
                 return
-            # Semantic mode ranks every paper, so its total is known without ranking them
-            # all: a page within the first SEMANTIC_SHALLOW needs only those.
+            # A semantic page within the first SEMANTIC_SHALLOW needs only those ranked.
             shallow = (
                 mode == "semantic"
                 and sort == "relevance"
@@ -217,6 +216,9 @@ class Searcher:
             )
             depth = SEMANTIC_SHALLOW if shallow else MAX_RESULTS
             ranked = self._rank(conn, snapshot, parsed, keep, mode, text, coming, depth)
+            # Ranked by similarity (not keyword results for want of a vector): every paper
+            # had a place, so the total is what ranking MAX_RESULTS would have given.
+            shallow = shallow and bool(text) and coming.get() is not None
         finally:
             coming.close()
         positions = ranked.positions[:MAX_RESULTS]
