@@ -207,12 +207,14 @@ class Searcher:
                     else ("Nothing to search for in that query: try other words.")
                 )
                 return
+            # Phrases and author names are checked on the text: all MAX_RESULTS, then counted.
+            verify = bool(parsed.phrases or parsed.authors or filters.author)
             # A semantic page within the first SEMANTIC_SHALLOW needs only those ranked.
             shallow = (
                 mode == "semantic"
                 and sort == "relevance"
                 and (page + 1) * limit <= SEMANTIC_SHALLOW
-                and not (parsed.phrases or parsed.authors or filters.author)
+                and not verify
             )
             depth = SEMANTIC_SHALLOW if shallow else MAX_RESULTS
             ranked = self._rank(conn, snapshot, parsed, keep, mode, text, coming, depth)
@@ -222,7 +224,6 @@ class Searcher:
         finally:
             coming.close()
         positions = ranked.positions[:MAX_RESULTS]
-        verify = bool(parsed.phrases or parsed.authors or filters.author)
         scores: dict[str, float] = {}
         if sort == "relevance" and not verify and not isinstance(snapshot, LiveView):
             # The ranking is the order shown: only the page's ids are needed.
@@ -340,7 +341,9 @@ class Searcher:
             k = depth if kept is None else _neighbours(depth, snapshot.n_docs, len(kept))
             breadth = max(k, ann.EXPANSION_SEARCH)
             if kept is None or (k <= ANN_MAX_K and GRAPH_TO_SCAN * breadth < len(kept)):
-                graph = self._ann(snapshot, vector, keep, k, depth)
+                graph = self._ann(
+                    snapshot, vector, keep, k, depth, None if kept is None else len(kept)
+                )
                 if graph is not None:
                     return _with_delta(snapshot, graph, vector, keep, depth)
         if kept is not None and len(kept) < snapshot.n_docs // 2:
@@ -370,13 +373,14 @@ class Searcher:
         keep: npt.NDArray[np.bool_] | None,
         k: int,
         depth: int,
+        kept: int | None,
     ) -> Ranked | None:
-        """The ``depth`` nearest papers (that pass ``keep``) among the graph's ``k`` nearest;
-        None when fewer than ``depth`` of them pass (scan instead)."""
+        """The ``depth`` nearest papers (that pass ``keep``, which keeps ``kept``) among the
+        graph's ``k`` nearest; None when fewer than ``depth`` of them pass (scan instead)."""
         positions, sims = ann.nearest(snapshot.ann, vector, k, snapshot.vectors)
         if keep is not None:
             passed = keep[positions]
-            if int(passed.sum()) < min(depth, int(np.count_nonzero(keep))):
+            if int(passed.sum()) < min(depth, kept or 0):
                 return None
             positions, sims = positions[passed][:depth], sims[passed][:depth]
         return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))
