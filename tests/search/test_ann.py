@@ -39,6 +39,26 @@ def test_graph_recall_against_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert np.mean(recalls) >= 0.95
 
 
+def test_a_search_explores_at_least_what_it_asks_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hybrid's 200 candidates explore EXPANSION_SEARCH; semantic mode's 400 nearest rely
+    on the graph exploring max(EXPANSION_SEARCH, k), not EXPANSION_SEARCH alone."""
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    rng = np.random.default_rng(5)
+    matrix = unit(rng.normal(size=(6000, 32)))
+    assert ann.build(matrix, tmp_path)
+    index = ann.load(tmp_path)
+    assert index is not None and index.expansion_search == ann.EXPANSION_SEARCH < 400
+    recalls = []
+    for query in unit(rng.normal(size=(10, 32))):
+        exact = np.argsort(-(matrix @ query))[:400]
+        positions, _ = ann.nearest(index, query, 400, matrix)
+        assert len(positions) == 400
+        recalls.append(len(set(exact) & set(positions)) / 400)
+    assert np.mean(recalls) >= 0.9
+
+
 def test_graphs_of_older_snapshots_still_serve(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

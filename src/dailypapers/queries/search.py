@@ -50,9 +50,9 @@ MAX_RESULTS = 1000
 GRAPH_TO_SCAN = 8
 # Most neighbours asked of the graph for a filtered search.
 ANN_MAX_K = 20_000
-# Semantic mode ranks this many papers when its page lies within them (the graph's usual
-# breadth: a graph search costs what its breadth is, and 1,000 neighbours took about twice
-# 400's time); deeper pages, re-sorted or verified results rank all ``MAX_RESULTS``.
+# Semantic mode ranks this many papers when its page lies within them (a graph search costs
+# what its breadth is, and 1,000 neighbours took about twice 400's time); deeper pages,
+# re-sorted or verified results rank all ``MAX_RESULTS``.
 SEMANTIC_SHALLOW = 400
 # What searches read: a snapshot, or a snapshot joined with its live delta (index/delta.py).
 Searchable = Snapshot | LiveView
