@@ -37,6 +37,21 @@ def test_fuse_uses_the_long_ramp_for_long_queries() -> None:
     assert first(hybrid.keyword_weight(6)) == 1
 
 
+def test_equal_scores_go_by_similarity() -> None:
+    # A name the model does not know (best similarity 0.3: no weight on the embeddings):
+    # papers 7 and 9 match the keywords equally, 2, 4 and 8 are semantic candidates only.
+    keyword = Ranked(np.array([9, 7]), np.array([5.0, 5.0], dtype=np.float32))
+    semantic = Ranked(np.array([8, 2, 9, 4]), np.array([0.3, 0.2, 0.1, 0.05], dtype=np.float32))
+    union = np.union1d(keyword.positions, semantic.positions)  # 2, 4, 7, 8, 9
+    similarity = np.array([0.2, 0.05, 0.0, 0.3, 0.1], dtype=np.float32)
+    fused = hybrid.fuse(keyword, semantic, similarity, alpha=0.8, limit=5)
+    # The keyword hits first (the more similar of the tie first), then the semantic
+    # candidates by similarity, not by document number.
+    assert union.tolist() == [2, 4, 7, 8, 9]
+    assert fused.positions.tolist() == [9, 7, 8, 2, 4]
+    assert fused.scores.tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+
+
 def _best(scores: np.ndarray, k: int, keep: np.ndarray | None) -> list[int]:
     """What ``top`` must return, the slow way: positive (and kept) documents by score, then
     by document number."""

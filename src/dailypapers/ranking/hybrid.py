@@ -124,7 +124,7 @@ def fuse(
     over the candidates: when the model cannot tell the candidates apart (a flat list of
     similarities) it barely moves the keyword order. The weight of the similarity is
     ``(1 - alpha)`` scaled by ``semantic_confidence`` of the best one; an ``alpha`` of
-    ``LONG`` or less marks a long query.
+    ``LONG`` or less marks a long query. Equal scores go by similarity, then by position.
     """
     union = np.union1d(keyword.positions, semantic.positions)
     if not len(union):
@@ -136,5 +136,9 @@ def fuse(
     best = float(semantic.scores[0]) if len(semantic) else 0.0
     weight = (1 - alpha) * semantic_confidence(best, long=alpha <= LONG)
     combined = ((1 - weight) * kw + weight * sem).astype(np.float32)
-    order = np.argsort(-combined, kind="stable")[:limit]
+    # Equal scores go by similarity: where the embeddings get no weight (an author's name,
+    # rare words), the papers after the keyword hits are the most similar of the semantic
+    # candidates rather than the first by document number (which moved with the graph's
+    # breadth), and equal BM25 scores are told apart by the one signal left.
+    order = np.lexsort((-sem, -combined))[:limit]
     return Ranked(union[order].astype(np.int64), combined[order])
