@@ -36,11 +36,10 @@ CONNECTIVITY = 16
 EXPANSION_ADD = 128
 # A search explores max(EXPANSION_SEARCH, k) candidates and costs about that many: hybrid's
 # 200 candidates (hybrid.CANDIDATES) explore 200, semantic mode's 400 nearest explore 400.
-# At 75k papers, 400 queries near real papers: beam 200 took 0.98 ms against 1.53 for 400,
-# with recall@10 1.0 either way and recall@200 0.924 against 0.981; hybrid's first page
-# (its 200 candidates fused with BM25's, every similarity exact) was the same for 1,990 of
-# 2,000 bench requests, and its first ten results for 1,995 (with equal fused scores going
-# by similarity: 1,981 and 1,989 without; bench/README.md, 2026-11-30).
+# At 75k papers (bench/graph_breadth.py): 200 nearest in 0.96 ms against 1.38 with a breadth
+# of 400, recall@10 1.0 either way, recall@200 0.930 against 0.981; hybrid's first page (its
+# 200 candidates fused with BM25's, every similarity exact) was the same for 1,989 of 2,000
+# bench requests and its first ten for 1,995; a search in one process p50 4.20 -> 3.22 ms.
 EXPANSION_SEARCH = 200
 DTYPE = "f16"
 METRIC = "ip"
