@@ -14,11 +14,11 @@ both copies (110 MB more resident at 75k papers, 1.5 GB at 1M). A similarity dif
 the float32 rows' by at most 1e-4 (6e-5 measured on real vectors at 75k); a filter's scan
 of 20,000 rows takes ~10 ms against ~5 from the file (looking rows up by key). At 75k
 papers (bench/search_latency.py's corpus, 200 papers' vectors with noise as queries, a
-breadth of 400), recall against the exact scan was the float32 graph's: @20 1.0 / 0.9995, @200 0.988 /
-0.988, @1000 0.972 / 0.972 (float32 / float16), each search ~10% slower. int8 (29 MB)
-lost recall (0.934 @200); asking it for twice the candidates won the recall back (0.988)
-but made semantic searches (1,000 neighbours) twice as slow. Graphs of older snapshots
-(float32) are read the same way.
+breadth of 400), recall against the exact scan was the float32 graph's: @20 1.0 / 0.9995,
+@200 0.988 / 0.988, @1000 0.972 / 0.972 (float32 / float16), each search ~10% slower. int8
+(29 MB) lost recall (0.934 @200); asking it for twice the candidates won the recall back
+(0.988) but made semantic searches (1,000 neighbours) twice as slow. Graphs of older
+snapshots (float32) are read the same way.
 """
 
 from __future__ import annotations
