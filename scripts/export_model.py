@@ -162,8 +162,14 @@ class Graph:
         )
 
 
-def build(tensors: dict[str, npt.NDArray[np.generic]], variant: str, config: dict) -> bytes:
-    """The serialised ONNX model."""
+def build(
+    tensors: dict[str, npt.NDArray[np.generic]],
+    variant: str,
+    config: dict,
+    graph: type[Graph] = Graph,
+) -> bytes:
+    """The serialised ONNX model (``graph``: the Graph class that writes the nodes, a
+    subclass for variants tried outside the shipped ones, e.g. ``bench/int8_check.py``)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -171,7 +177,7 @@ def build(tensors: dict[str, npt.NDArray[np.generic]], variant: str, config: dic
     heads = config["num_attention_heads"]
     hidden = config["hidden_size"]
     head_dim = hidden // heads
-    g = Graph(variant)
+    g = graph(variant)
     ids, mask = "input_ids", "attention_mask"
 
     # Embeddings: word + position + token type 0 (sentence-transformers passes zeros).
@@ -268,8 +274,13 @@ def build(tensors: dict[str, npt.NDArray[np.generic]], variant: str, config: dic
     )
     model = helper.make_model(
         graph,
+        # ONNX Runtime's own operators (MatMulNBits and the like) need their domain declared.
         opset_imports=[helper.make_opsetid("", OPSET)]
-        + ([helper.make_opsetid("com.microsoft", 1)] if variant == "q8" else []),
+        + (
+            [helper.make_opsetid("com.microsoft", 1)]
+            if any(node.domain == "com.microsoft" for node in g.nodes)  # type: ignore[attr-defined]
+            else []
+        ),
         producer_name="dailypapers scripts/export_model.py",
         ir_version=8,
     )
