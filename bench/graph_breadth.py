@@ -41,6 +41,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from bench.common import emit, load_average, log, machine_info  # noqa: E402
+from bench.search_queries import read_paths  # noqa: E402
 
 from dailypapers.index.embedder import MiniLMEmbedder  # noqa: E402
 from dailypapers.index.snapshot import SnapshotStore  # noqa: E402
@@ -51,8 +52,7 @@ from dailypapers.storage.engine import make_engine  # noqa: E402
 def calls_of(folder: Path, count: int) -> list[tuple[str, dict[str, Any]]]:
     """The first ``count`` bench requests as ``Searcher.search`` arguments, with their kind."""
     calls = []
-    for line in (folder / "requests.tsv").read_text().splitlines()[:count]:
-        kind, path = line.split("\t")
+    for kind, path in read_paths(folder / "requests.tsv")[:count]:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
 
         def one(name: str, query: dict[str, list[str]] = query) -> str | None:

@@ -249,3 +249,11 @@ class QueryMaker:
 def write_paths(requests: list[tuple[str, str]], target: Path) -> None:
     """One ``kind<TAB>path`` per line (for inspection and re-use)."""
     target.write_text("".join(f"{kind}\t{path}\n" for kind, path in requests))
+
+
+def read_paths(source: Path) -> list[tuple[str, str]]:
+    """The ``(kind, path)`` requests ``write_paths`` wrote."""
+    return [
+        (kind, path)
+        for kind, path in (line.split("\t", 1) for line in source.read_text().splitlines())
+    ]
