@@ -6,16 +6,23 @@ optimisations, so the MatMuls read constant weights), then quantises it with ONN
 own tools: dynamic int8 (weights per channel, activations per call) of every MatMul or of all
 but the feed-forward output, and static int8 (QDQ, activations calibrated on 100 feed
 abstracts); and the dense layers as ONNX Runtime's ``MatMulIntegerToFloat`` (uint8 x int8,
-the VNNI kernel) with the activations quantised per token (``per_token_graph``). The shipped
-``q8`` file is timed beside them. For each variant it prints the agreement with the genuine
-torch vectors of ``tests/fixtures/reference-vectors`` (the shipped engine must reach cosine
->= 0.999 on every text) and abstracts embedded per CPU second on one thread (CPU time, so a
-busy machine does not distort the comparison; two cores do at most twice that).
+the VNNI kernel) with the activations quantised per token (``per_token_graph``), also with
+each layer's few large input channels (found on 100 abstracts and 300 titles) multiplied in
+float32 beside the int8 product (``outlier_int8``), and with weights stored so that CPUs
+without VNNI cannot saturate (``outlier_int8_pair_safe``, see ``pair_safe``). The shipped
+``q8`` file is measured beside them. For each variant it prints the agreement with the
+genuine torch vectors of ``tests/fixtures/reference-vectors`` (the shipped engine must reach
+cosine >= 0.999 on every text), the median time of one 16-token query and abstracts embedded
+per CPU second, both on one thread (CPU time, so a busy machine does not distort the
+comparison; two cores do at most twice that).
 
 Needs the ``model-export`` extra (``onnx``) and the upstream model folder:
 
-    python bench/int8_check.py /path/to/all-MiniLM-L6-v2 --papers 150
+    python bench/int8_check.py /path/to/all-MiniLM-L6-v2 --papers 150 [--keep DIR]
     python bench/int8_check.py --kernels    # the dense-layer kernels alone
+    # files saved by --keep, on a CPU without AVX-512 or VNNI (QEMU's user-mode emulator):
+    qemu-x86_64 -cpu Haswell-noTSX .venv/bin/python bench/int8_check.py --papers 0 \
+        --files DIR/outlier_int8.onnx src/dailypapers/index/model/all-MiniLM-L6-v2.q8.onnx
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -103,12 +111,80 @@ class Runner:
         return out
 
 
-def per_token_graph(model_dir: Path, folder: Path) -> Path:
+def linear_inputs(model_dir: Path, texts: list[str], runner: Runner) -> list[np.ndarray]:
+    """Per channel, the largest magnitude each dense layer's input reaches on ``texts``
+    (float32 export; one array per distinct input, in graph order: a layer's input, the
+    attention context, the attention block's output, the GELU output)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import export_model
+
+    seen: list[str] = []
+
+    class Recorder(export_model.Graph):
+        def linear(self, x: str, w: np.ndarray, b: np.ndarray) -> str:
+            if x not in seen:
+                seen.append(x)
+            return super().linear(x, w, b)
+
+    tensors = export_model.read_safetensors(model_dir / "model.safetensors")
+    config = json.loads((model_dir / "config.json").read_text())
+    model = onnx.load_from_string(export_model.build(tensors, "fp32", config, graph=Recorder))
+    for name in seen:
+        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options)
+    peaks = [np.zeros(0, np.float32) for _ in seen]
+    for row in runner.rows(texts):
+        ids = np.array([row], np.int64)
+        outputs = session.run(seen, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        for i, out in enumerate(outputs):
+            peak = np.abs(out).reshape(-1, out.shape[-1]).max(axis=0)
+            peaks[i] = peak if not peaks[i].size else np.maximum(peaks[i], peak)
+    return peaks
+
+
+def pair_safe(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights (in, out) and per-column scales such that no two neighbouring inputs
+    (2j, 2j+1) of a column with the same sign add up to more than 128 in magnitude.
+
+    Without a VNNI instruction, ONNX Runtime's uint8 x int8 kernel (AVX2 and AVX-512 without
+    VNNI) adds each such pair of products in 16 bits with saturation (``vpmaddubsw``):
+    255 x (|b0| + |b1|) must stay within 32,767. The larger scale this needs costs precision."""
+    even, odd = weight[0::2], weight[1::2]
+    same = np.sign(even) == np.sign(odd)
+    pairs = np.where(same, np.abs(even) + np.abs(odd), 0).max(axis=0) / 128.0
+    columns = np.maximum(np.abs(weight).max(axis=0) / 127.0, pairs)
+    columns[columns == 0] = 1.0
+    stored = np.clip(np.rint(weight / columns), -127, 127).astype(np.int32)
+    even, odd = stored[0::2], stored[1::2]  # rounding can still make a pair 129 or 130
+    excess = np.where(np.sign(even) == np.sign(odd), np.abs(even) + np.abs(odd) - 128, 0)
+    for j, n in zip(*np.nonzero(excess > 0), strict=True):
+        big = 2 * j if abs(stored[2 * j, n]) >= abs(stored[2 * j + 1, n]) else 2 * j + 1
+        stored[big, n] -= np.sign(stored[big, n]) * excess[j, n]
+    return stored.astype(np.int8), columns.astype(np.float32)
+
+
+def per_token_graph(
+    model_dir: Path,
+    folder: Path,
+    name: str,
+    *,
+    outliers: list[np.ndarray] | None = None,
+    safe_pairs: bool = False,
+) -> Path:
     """The export with every dense layer in int8: weights per output channel, activations
     quantised per token (symmetric, stored as uint8 around 128) in the graph, multiplied by
     ``MatMulIntegerToFloat`` (com.microsoft), scaled back per token. Per-token scales follow
     each token's own range, which per-call quantisation (one scale for the whole batch)
-    does not; BERT's few large channels still set every token's scale."""
+    does not; BERT's few large channels still set every token's scale, unless ``outliers``
+    (per dense-layer input, in graph order) names them: those channels are left out of the
+    int8 product and multiplied in float32 beside it (as LLM.int8() does). ``safe_pairs``
+    stores the weights so that CPUs without VNNI cannot saturate (``pair_safe``)."""
     from onnx import TensorProto
 
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -117,23 +193,40 @@ def per_token_graph(model_dir: Path, folder: Path) -> Path:
     class PerToken(export_model.Graph):
         def __init__(self, variant: str) -> None:
             super().__init__(variant)
-            self.quantised: dict[str, tuple[str, str]] = {}
+            self.quantised: dict[str, tuple[str, str, np.ndarray, str | None]] = {}
+
+        def quantise(self, x: str, width: int) -> tuple[str, str, np.ndarray, str | None]:
+            slot = len(self.quantised)
+            wide = np.zeros(0, np.int64) if outliers is None else outliers[slot]
+            inliers = x
+            gathered = None
+            if wide.size:
+                mask = np.ones(width, np.float32)
+                mask[wide] = 0.0
+                inliers = self.op("Mul", [x, self.const(mask)])
+                gathered = self.op("Gather", [x, self.const(wide)], axis=-1)
+            peak = self.op("ReduceMax", [self.op("Abs", [inliers])], "peak", axes=[-1], keepdims=1)
+            peak = self.op("Max", [peak, self.const(np.array(1e-8, np.float32))])
+            scale = self.op("Div", [peak, self.const(np.array(127.0, np.float32))])
+            steps = self.op("Div", [self.const(np.array(127.0, np.float32)), peak])
+            rounded = self.op("Round", [self.op("Mul", [inliers, steps])])
+            shifted = self.op("Add", [rounded, self.const(np.array(128.0, np.float32))])
+            as_uint8 = self.op("Cast", [shifted], "q", to=TensorProto.UINT8)
+            return as_uint8, scale, wide, gathered
 
         def linear(self, x: str, w: np.ndarray, b: np.ndarray) -> str:
             if x not in self.quantised:  # query, key and value share their input's
-                peak = self.op("ReduceMax", [self.op("Abs", [x])], "peak", axes=[-1], keepdims=1)
-                peak = self.op("Max", [peak, self.const(np.array(1e-8, np.float32))])
-                scale = self.op("Div", [peak, self.const(np.array(127.0, np.float32))])
-                steps = self.op("Div", [self.const(np.array(127.0, np.float32)), peak])
-                rounded = self.op("Round", [self.op("Mul", [x, steps])])
-                shifted = self.op("Add", [rounded, self.const(np.array(128.0, np.float32))])
-                as_uint8 = self.op("Cast", [shifted], "q", to=TensorProto.UINT8)
-                self.quantised[x] = (as_uint8, scale)
-            as_uint8, scale = self.quantised[x]
+                self.quantised[x] = self.quantise(x, w.shape[1])
+            as_uint8, scale, wide, gathered = self.quantised[x]
             weight = np.ascontiguousarray(w.T)  # (in, out)
-            columns = np.abs(weight).max(axis=0) / 127.0
-            columns[columns == 0] = 1.0
-            stored = np.clip(np.rint(weight / columns), -127, 127).astype(np.int8)
+            inlier_weight = weight.copy()
+            inlier_weight[wide, :] = 0.0
+            if safe_pairs:
+                stored, columns = pair_safe(inlier_weight)
+            else:
+                columns = np.abs(inlier_weight).max(axis=0) / 127.0
+                columns[columns == 0] = 1.0
+                stored = np.clip(np.rint(inlier_weight / columns), -127, 127).astype(np.int8)
             product = self.op(
                 "MatMulIntegerToFloat",
                 [
@@ -146,7 +239,11 @@ def per_token_graph(model_dir: Path, folder: Path) -> Path:
                 "mm",
                 domain="com.microsoft",
             )
-            return self.op("Add", [self.op("Mul", [product, scale]), self.const(b, "b")])
+            out = self.op("Mul", [product, scale])
+            if gathered is not None:
+                wide_product = self.op("MatMul", [gathered, self.const(weight[wide, :])])
+                out = self.op("Add", [out, wide_product])
+            return self.op("Add", [out, self.const(b, "b")])
 
     import onnx
 
@@ -154,7 +251,7 @@ def per_token_graph(model_dir: Path, folder: Path) -> Path:
     config = json.loads((model_dir / "config.json").read_text())
     # The q8 variant's word table (float16); every dense layer is PerToken's.
     model = onnx.load_from_string(export_model.build(tensors, "q8", config, graph=PerToken))
-    path = folder / "per_token.onnx"
+    path = folder / f"{name}.onnx"
     onnx.save(model, path)
     return path
 
@@ -218,6 +315,60 @@ def kernel_rates(rows: tuple[int, ...] = (1, 18, 256, 2048)) -> list[dict[str, o
     return results
 
 
+def query_ms(session: object, tokens: int = 16, runs: int = 300) -> float:
+    """Median wall time of one query of ``tokens`` tokens (one thread), in milliseconds."""
+    ids = np.random.default_rng(tokens).integers(1000, 20000, (1, tokens)).astype(np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    run = session.run  # type: ignore[attr-defined]
+    for _ in range(20):
+        run(None, feeds)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run(None, feeds)
+        times.append(time.perf_counter() - started)
+    return round(1000 * float(np.median(times)), 3)
+
+
+def measure(
+    name: str, path: Path, runner: Runner, reference: Any, timed: list[str]
+) -> dict[str, object]:
+    """Agreement with the torch reference vectors (all, queries, abstracts) and speed."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    texts = [str(t) for t in reference["texts"]]
+    kinds = np.asarray([str(k) for k in reference["kinds"]])
+    cosines = (runner.embed(session, texts) * reference["vectors"]).sum(axis=1)
+    result: dict[str, object] = {
+        "bench": "int8_check",
+        "variant": name,
+        "min_cosine": round(float(cosines.min()), 5),
+        "mean_cosine": round(float(cosines.mean()), 5),
+        "min_cosine_queries": round(float(cosines[kinds == "query"].min()), 5),
+        "min_cosine_abstracts": round(float(cosines[kinds == "abstract"].min()), 5),
+        "meets_0_999": bool(cosines.min() >= 0.999),
+        "query_ms_16_tokens": query_ms(session),
+    }
+    if timed:
+        runner.embed(session, timed[:16])
+        started = time.process_time()
+        runner.embed(session, timed)
+        result["abstracts_per_cpu_second"] = round(len(timed) / (time.process_time() - started), 1)
+    log(f"{name}: min cosine {cosines.min():.5f}")
+    return result | {
+        "papers": len(timed),
+        "file_mib": round(path.stat().st_size / 2**20, 1),
+        "onnxruntime": ort.__version__,
+        "load_average": load_average(),
+        "machine": machine_info(),
+    }
+
+
 def main() -> None:
     """Build, quantise, measure; one JSON line per variant."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -227,15 +378,34 @@ def main() -> None:
     parser.add_argument(
         "--kernels", action="store_true", help="only time the dense-layer kernels, one thread"
     )
+    parser.add_argument(
+        "--outlier-ratio",
+        type=float,
+        default=2.5,
+        help="a channel is an outlier above this many times its input's median channel peak",
+    )
+    parser.add_argument("--keep", type=Path, help="also save every variant's ONNX file here")
+    parser.add_argument(
+        "--files",
+        type=Path,
+        nargs="+",
+        help="only measure these ONNX files (e.g. saved by --keep, run under an emulated CPU)",
+    )
     args = parser.parse_args()
     if args.kernels:
         for result in kernel_rates():
             emit({"bench": "int8_check", **result, "load_average": load_average()})
         return
+    reference = np.load(REFERENCE)
+    if args.files:
+        runner = Runner(ROOT / "src" / "dailypapers" / "index" / "model" / "tokenizer.json")
+        timed = [f"{r['title']}. {r['abstract']}" for r in load_feed(args.papers, args.feed)]
+        for path in args.files:
+            emit(measure(path.stem, path, runner, reference, timed if args.papers else []))
+        return
     if args.model_dir is None:
-        parser.error("the upstream model folder is needed (or --kernels)")
+        parser.error("the upstream model folder is needed (or --kernels, or --files)")
 
-    import onnxruntime as ort
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -244,10 +414,10 @@ def main() -> None:
         quantize_static,
     )
 
-    reference = np.load(REFERENCE)
-    ref_texts, ref_vectors = [str(t) for t in reference["texts"]], reference["vectors"]
-    feed = [f"{r['title']}. {r['abstract']}" for r in load_feed(args.papers + 100, args.feed)]
-    timed, calibration = feed[: args.papers], feed[args.papers :]
+    feed = load_feed(args.papers + 400, args.feed)
+    abstracts = [f"{r['title']}. {r['abstract']}" for r in feed]
+    timed, calibration = abstracts[: args.papers], abstracts[args.papers : args.papers + 100]
+    titles = [str(r["title"]) for r in feed[args.papers + 100 :]]
     runner = Runner(args.model_dir / "tokenizer.json")
 
     class Calibration(CalibrationDataReader):
@@ -264,7 +434,8 @@ def main() -> None:
             return next(self.items, None)
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         fp32 = named_fp32(args.model_dir, folder)
         not_down = [f"L{layer}_down" for layer in range(6)]
         attention = [f"L{layer}_{r}" for layer in range(6) for r in ("scores", "ctx")]
@@ -280,7 +451,7 @@ def main() -> None:
                 nodes_to_exclude=exclude,
                 extra_options={"MatMulConstBOnly": True},
             )
-        variants["static_int8_all"] = folder / "static.onnx"
+        variants["static_int8_all"] = folder / "static_int8_all.onnx"
         quantize_static(
             fp32,
             variants["static_int8_all"],
@@ -293,35 +464,21 @@ def main() -> None:
             nodes_to_exclude=attention,
             extra_options={"MatMulConstBOnly": True},
         )
-        variants["per_token_int8_all"] = per_token_graph(args.model_dir, folder)
+        variants["per_token_int8_all"] = per_token_graph(args.model_dir, folder, "per_token")
+        # Outlier channels from 100 abstracts and 300 titles (not the timed abstracts).
+        peaks = linear_inputs(args.model_dir, calibration + titles, runner)
+        wide = [np.flatnonzero(p > args.outlier_ratio * np.median(p)) for p in peaks]
+        log(f"outlier channels per dense-layer input: {[len(w) for w in wide]}")
+        for name, safe in (("outlier_int8", False), ("outlier_int8_pair_safe", True)):
+            variants[name] = per_token_graph(
+                args.model_dir, folder, name, outliers=wide, safe_pairs=safe
+            )
         variants["shipped_q8"] = ROOT / "src" / "dailypapers" / "index" / "model" / SHIPPED_FILE
         for name, path in variants.items():
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            cosines = (runner.embed(session, ref_texts) * ref_vectors).sum(axis=1)
-            runner.embed(session, timed[:16])
-            started = time.process_time()
-            runner.embed(session, timed)
-            cpu = time.process_time() - started
-            log(f"{name}: min cosine {cosines.min():.5f}")
-            emit(
-                {
-                    "bench": "int8_check",
-                    "variant": name,
-                    "min_cosine": round(float(cosines.min()), 5),
-                    "mean_cosine": round(float(cosines.mean()), 5),
-                    "meets_0_999": bool(cosines.min() >= 0.999),
-                    "abstracts_per_cpu_second": round(len(timed) / cpu, 1),
-                    "papers": len(timed),
-                    "file_mib": round(path.stat().st_size / 2**20, 1),
-                    "onnxruntime": ort.__version__,
-                    "load_average": load_average(),
-                    "machine": machine_info(),
-                }
-            )
+            result = measure(name, path, runner, reference, timed)
+            if name.startswith("outlier"):
+                result |= {"outlier_ratio": args.outlier_ratio, "outliers": sum(map(len, wide))}
+            emit(result)
 
 
 if __name__ == "__main__":
