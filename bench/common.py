@@ -64,12 +64,13 @@ def _memory_gib() -> float | None:
     return None
 
 
-def code_version() -> str:
-    """The commit benchmarked (``git describe --always --dirty``), or the package version."""
+def code_version(checkout: Path = REPO) -> str:
+    """The commit benchmarked (``git describe --always --dirty`` of ``checkout``), or the
+    package version."""
     try:
         done = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--exclude", "*"],
-            cwd=REPO,
+            cwd=checkout,
             capture_output=True,
             text=True,
             timeout=10,

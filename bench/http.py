@@ -203,11 +203,17 @@ def _serving(
 
 
 @contextlib.contextmanager
-def running_server(url: str, workers: int, folder: Path) -> Iterator[tuple[str, int]]:
-    """``dailypapers serve`` on a free loopback port; yields (base URL, process group id)."""
+def running_server(
+    url: str, workers: int, folder: Path, checkout: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """``dailypapers serve`` on a free loopback port; yields (base URL, process group id).
+
+    ``checkout``: another checkout of dailypapers whose code the server runs instead (its
+    ``src/`` first on PYTHONPATH, ahead of this environment's installed copy)."""
     port = free_port()
     env = {
         **os.environ,
+        **({"PYTHONPATH": str(checkout.resolve() / "src")} if checkout else {}),
         "DAILYPAPERS_DATABASE_URL": url,
         "DAILYPAPERS_DATA_DIR": str(folder / "data"),
         "DAILYPAPERS_ENVIRONMENT": "development",

@@ -30,6 +30,13 @@ base copies are masked), a second server reads them into its delta (checked on
 ``--slice-seconds``.  Adds ``server`` and ``delta_papers`` to every line, and one
 ``kind: "ratio"`` line per phase and query kind (p50 and p95, delta / no delta).  The
 changed papers get their ``modified_at`` back at the end (the cached corpus stays as built).
+
+``--against CHECKOUT`` compares two versions of the code the same way: a server running
+another checkout's code (its ``src/`` first on PYTHONPATH; the same corpus and snapshot, so
+both must read the same index format) and one running this checkout's, in alternating
+slices. Lines carry ``server`` (``against`` or ``this``) and ``code`` (each checkout's
+commit), and the ``kind: "ratio"`` lines are this / against: one run on a shared, noisy
+machine instead of runs at different times.
 """
 
 # ruff: noqa: E402
@@ -65,6 +72,7 @@ import numpy as np
 import orjson
 from bench.common import (
     add_common_arguments,
+    code_version,
     database_version,
     emit,
     load_average,
@@ -473,13 +481,12 @@ def run_alternating(
                 client.samples.clear()
 
 
-def ratio(delta: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
-    """p50 and p95 with the delta over without it."""
-    if not delta.get("requests") or not plain.get("requests"):
+def ratio(second: dict[str, Any], first: dict[str, Any]) -> dict[str, Any]:
+    """p50, p95 and mean of the second server over the first's."""
+    if not second.get("requests") or not first.get("requests"):
         return {}
-    return {
-        f"ratio_{key}": round(delta[key] / plain[key], 3) for key in ("p50_ms", "p95_ms", "mean_ms")
-    }
+    keys = ("p50_ms", "p95_ms", "mean_ms")
+    return {f"ratio_{key}": round(second[key] / first[key], 3) for key in keys}
 
 
 def side_by_side(
@@ -491,20 +498,23 @@ def side_by_side(
     common: dict[str, Any],
     setup: dict[str, Any],
 ) -> None:
-    """``--delta``: a server with an empty delta and one with ``args.delta`` papers in it,
-    the same phases in alternating slices; figures of each and their ratio."""
+    """``--delta``: a server with an empty delta and one with ``args.delta`` papers in it;
+    ``--against``: a server running another checkout's code and one running this one's. The
+    same phases in alternating slices; figures of each and their ratio (second / first)."""
     machine = machine_info()
-    scratch = Path(tempfile.mkdtemp(prefix="search-latency-delta-"))
+    scratch = Path(tempfile.mkdtemp(prefix="search-latency-pair-"))
     marked: list[tuple[str, Any]] = []
     saved = os.environ.get("DAILYPAPERS_INDEX_FOLLOW_SECONDS")
+    labels = ("against", "this") if args.against else ("no_delta", "delta")
+    codes = {"against": code_version(args.against), "this": code_version()} if args.against else {}
     try:
         with contextlib.ExitStack() as stack:
             servers = []
-            for label in ("no_delta", "delta"):
+            for label in labels:
                 home = scratch / label
                 home.mkdir()
                 (home / "data").symlink_to(folder / "data")  # same build, own server log
-                # The first server reads its (empty) delta once at start and never again.
+                # Without a delta, the server reads its (empty) delta once at start only.
                 follow = "86400" if label == "no_delta" else saved
                 if follow is None:
                     os.environ.pop("DAILYPAPERS_INDEX_FOLLOW_SECONDS", None)
@@ -512,7 +522,8 @@ def side_by_side(
                     os.environ["DAILYPAPERS_INDEX_FOLLOW_SECONDS"] = follow
                 if label == "delta":
                     marked = mark_changed(url, folder, args.delta, args.seed + 2)
-                base, pgid = stack.enter_context(running_server(url, args.workers, home))
+                checkout = args.against if label == "against" else None
+                base, pgid = stack.enter_context(running_server(url, args.workers, home, checkout))
                 warmed = warm_up(base, QueryMaker(rows, args.seed + 1), pgid, args.workers)
                 setup[f"{label}_warmup"] = warmed
                 wanted = args.delta if label == "delta" else 0
@@ -525,7 +536,7 @@ def side_by_side(
                 ]
                 spread_over_workers(clients, pgid, args.workers)
                 servers.append(Served(label, base, pgid, clients, seen))
-            if delta_sizes(servers[0].base) != [0] * 24:
+            if args.delta and delta_sizes(servers[0].base) != [0] * 24:
                 raise RuntimeError("the server without a delta read the changed papers")
             warm_s = args.warm_duration or args.duration
             per_client = max(1, 2048 // args.connections)
@@ -550,6 +561,7 @@ def side_by_side(
                         "reconnects": sum(c.reconnects for c in served.clients),
                         "server_rss_mib": _group_rss_mib(served.pgid),
                         "load_avg_1m_after": load_average(),
+                        **({"code": codes[served.label]} if codes else {}),
                     }
                     mine = figures[served.label] = {}
                     for kind in [*MIX, "all"]:
@@ -565,7 +577,8 @@ def side_by_side(
                             "kind": "ratio",
                             "of": kind,
                             "phase": phase,
-                            **ratio(figures["delta"][kind], figures["no_delta"][kind]),
+                            "ratio_of": f"{labels[1]} / {labels[0]}",
+                            **ratio(figures[labels[1]][kind], figures[labels[0]][kind]),
                             "load_avg_1m_after": load_average(),
                         }
                     )
@@ -621,15 +634,28 @@ def parse_args() -> argparse.Namespace:
         help="also serve N papers changed after the build (live delta) and compare, side by side",
     )
     parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also serve the corpus with another checkout's code and compare, side by side",
+    )
+    parser.add_argument(
         "--slice-seconds",
         type=float,
         default=2.5,
-        help="with --delta: the servers take turns this long (under uvicorn's 5 s keep-alive)",
+        help="with --delta or --against: the servers take turns this long (under uvicorn's "
+        "5 s keep-alive)",
     )
     add_common_arguments(parser)
     args = parser.parse_args()
     if args.delta < 0 or args.delta > args.docs:
         parser.error("need 0 <= --delta <= --docs")
+    if args.against is not None:
+        if args.delta:
+            parser.error("--against and --delta: one comparison at a time")
+        args.against = args.against.resolve()
+        if not (args.against / "src" / "dailypapers" / "__init__.py").is_file():
+            parser.error(f"--against {args.against}: no src/dailypapers there")
     if not 0 < args.real <= args.docs <= 1_000_000:
         parser.error("need 0 < --real <= --docs <= 1,000,000")
     if args.cache:
@@ -668,8 +694,9 @@ def main() -> None:
                 "vector_search": os.environ.get("DAILYPAPERS_VECTOR_SEARCH", "auto"),
             }
             setup = {"cached": corpus.cached, "seconds": corpus.seconds, "counts": corpus.counts}
-            if args.delta:
-                common["delta_requested"] = args.delta
+            if args.delta or args.against:
+                if args.delta:
+                    common["delta_requested"] = args.delta
                 side_by_side(args, corpus.url, corpus.folder, rows, requests, common, setup)
                 return
             with running_server(corpus.url, args.workers, corpus.folder) as (base, pgid):
