@@ -140,7 +140,10 @@ def test_vectors_agree_on_a_cpu_without_avx512_or_vnni(
     script = textwrap.dedent(
         """
         import json, sys
-        from numpy._core._multiarray_umath import __cpu_features__ as cpu
+        try:
+            from numpy._core._multiarray_umath import __cpu_features__ as cpu
+        except ImportError:  # numpy 1.x
+            from numpy.core._multiarray_umath import __cpu_features__ as cpu
         from dailypapers.index.embedder import default_embedder
         texts = json.loads(sys.stdin.read())
         print(json.dumps({
