@@ -28,6 +28,7 @@ Needs the ``model-export`` extra (``onnx``) and the upstream model folder:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -47,16 +48,23 @@ SHIPPED_FILE = "all-MiniLM-L6-v2.q8.onnx"
 ROLES = ("q", "k", "v", "scores", "ctx", "o", "up", "down")
 
 
+@functools.cache
+def upstream(model_dir: Path) -> tuple[Any, dict[str, np.ndarray], dict[str, Any]]:
+    """``scripts/export_model.py`` with the upstream weights and config (read once: every
+    variant is built from them)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import export_model
+
+    tensors = export_model.read_safetensors(model_dir / "model.safetensors")
+    return export_model, tensors, json.loads((model_dir / "config.json").read_text())
+
+
 def named_fp32(model_dir: Path, folder: Path) -> Path:
     """The float32 export with its MatMuls named by layer and role and transposes folded."""
     import onnx
     import onnxruntime as ort
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import export_model
-
-    tensors = export_model.read_safetensors(model_dir / "model.safetensors")
-    config = json.loads((model_dir / "config.json").read_text())
+    export_model, tensors, config = upstream(model_dir)
     model = onnx.load_from_string(export_model.build(tensors, "fp32", config))
     matmuls = [node for node in model.graph.node if node.op_type == "MatMul"]
     for i, node in enumerate(matmuls):
@@ -119,8 +127,7 @@ def linear_inputs(model_dir: Path, texts: list[str], runner: Runner) -> list[np.
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import export_model
+    export_model, tensors, config = upstream(model_dir)
 
     seen: list[str] = []
 
@@ -130,8 +137,6 @@ def linear_inputs(model_dir: Path, texts: list[str], runner: Runner) -> list[np.
                 seen.append(x)
             return super().linear(x, w, b)
 
-    tensors = export_model.read_safetensors(model_dir / "model.safetensors")
-    config = json.loads((model_dir / "config.json").read_text())
     model = onnx.load_from_string(export_model.build(tensors, "fp32", config, graph=Recorder))
     for name in seen:
         model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
@@ -187,8 +192,7 @@ def per_token_graph(
     stores the weights so that CPUs without VNNI cannot saturate (``pair_safe``)."""
     from onnx import TensorProto
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import export_model
+    export_model, tensors, config = upstream(model_dir)
 
     class PerToken(export_model.Graph):
         def __init__(self, variant: str) -> None:
@@ -247,8 +251,6 @@ def per_token_graph(
 
     import onnx
 
-    tensors = export_model.read_safetensors(model_dir / "model.safetensors")
-    config = json.loads((model_dir / "config.json").read_text())
     # The q8 variant's word table (float16); every dense layer is PerToken's.
     model = onnx.load_from_string(export_model.build(tensors, "q8", config, graph=PerToken))
     path = folder / f"{name}.onnx"
