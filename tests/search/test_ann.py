@@ -190,3 +190,63 @@ def test_a_live_delta_over_graph_rows_scores_rows_as_its_parts(
     assert got.dtype == np.float32
     assert np.abs(got - joined[positions] @ query).max() < 1e-3
     assert np.allclose(got[[1, 3]], extra[[10, 29]] @ query, atol=1e-6)
+
+
+def test_the_graphs_own_similarities_are_those_of_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the graph's own rows (as snapshots read them, alone or under a live delta),
+    ``nearest`` takes the graph's similarities instead of computing them again: the same
+    neighbours in the same order, the products its rows give, and ties kept in order."""
+    from dailypapers.index.delta import _Joined
+
+    monkeypatch.setattr(ann, "MIN_DOCS", 1000)
+    rng = np.random.default_rng(8)
+    matrix = unit(rng.normal(size=(3000, 32))).astype(np.float32)
+    matrix[11] = matrix[10]  # a duplicate: equal similarities
+    assert ann.build(matrix, tmp_path)
+    index = ann.load(tmp_path)
+    own = ann.GraphRows(index, matrix.shape)
+    joined = _Joined(own, unit(rng.normal(size=(5, 32))), np.array([], dtype=np.int64))
+    other = ann.GraphRows(ann.load(tmp_path), matrix.shape)  # another graph: computed again
+    for query in [matrix[10], *unit(rng.normal(size=(10, 32)))]:
+        computed, computed_sims = ann.rerank(
+            np.asarray(index.search(query, 100, threads=1).keys, dtype=np.int64), query, other
+        )
+        for rows in (own, joined):
+            positions, sims = ann.nearest(index, query, 100, rows)
+            assert sims.dtype == np.float32
+            assert list(positions) == list(computed)
+            assert np.abs(sims - computed_sims).max() < 1e-6
+            assert np.abs(sims - ann.dot_rows(own, positions, query)).max() < 1e-6
+    positions, _ = ann.nearest(index, matrix[10], 2, own)
+    assert sorted(positions) == [10, 11]
+
+
+def test_hybrid_similarities_reuse_the_semantic_steps(tmp_path: Path) -> None:
+    """The union of keyword and semantic candidates gets every paper's similarity: taken
+    from the semantic step where it ranked the paper (above its 1e-6 floor), read from the
+    rows for the others, as reading all of them would give."""
+    from dailypapers.queries.search import _similarities
+    from dailypapers.ranking.hybrid import Ranked
+
+    rng = np.random.default_rng(9)
+    vectors = unit(rng.normal(size=(500, 16))).astype(np.float32)
+    query = vectors[0]
+
+    class Snap:
+        pass
+
+    snap = Snap()
+    snap.vectors = vectors  # type: ignore[attr-defined]
+    semantic_at = np.array([0, 7, 30, 99, 250], dtype=np.int64)
+    sims = (vectors[semantic_at] @ query).astype(np.float32)
+    floored = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+    floored[2] = 1e-6  # a paper the semantic step floored is read again
+    semantic = Ranked(semantic_at, floored)
+    union = np.union1d(np.array([3, 7, 400, 499], dtype=np.int64), semantic_at)
+    got = _similarities(snap, union, semantic, query)  # type: ignore[arg-type]
+    assert got.dtype == np.float32 and len(got) == len(union)
+    assert np.allclose(got, vectors[union] @ query, atol=1e-6)
+    only = _similarities(snap, semantic_at, semantic, query)  # type: ignore[arg-type]
+    assert np.allclose(only, vectors[semantic_at] @ query, atol=1e-6)

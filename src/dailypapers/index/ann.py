@@ -89,10 +89,19 @@ def nearest(
     index: Any, vector: npt.NDArray[np.float32], k: int, vectors: Any
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Row numbers and cosine similarities of the ``k`` nearest rows, best first: the
-    graph's ``k`` candidates ranked by their similarity computed from ``vectors``' rows."""
+    graph's ``k`` candidates ranked by their similarity computed from ``vectors``' rows.
+
+    Where ``vectors`` are the graph's own rows (``GraphRows``, as every snapshot with a graph
+    reads them), the graph has already computed those similarities, the same float16
+    products, and returned them in that order: they are taken as they are (1 - distance,
+    within 3e-8 of computing them again, which took 0.16 ms of a 200-neighbour search at
+    75k papers)."""
     query = np.asarray(vector, dtype=np.float32)
     matches = index.search(query, k, threads=1)
-    return rerank(np.asarray(matches.keys, dtype=np.int64), query, vectors)
+    positions = np.asarray(matches.keys, dtype=np.int64)
+    if getattr(vectors, "graph", None) is index:
+        return positions, (1 - np.asarray(matches.distances, dtype=np.float32))
+    return rerank(positions, query, vectors)
 
 
 def rerank(
@@ -138,6 +147,11 @@ class GraphRows:
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index = index
         self.shape = (int(shape[0]), int(shape[1]))
+
+    @property
+    def graph(self) -> Any:
+        """The graph whose copy these rows are (``nearest`` takes its similarities)."""
+        return self.index
 
     def __len__(self) -> int:
         return self.shape[0]

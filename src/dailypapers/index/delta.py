@@ -114,6 +114,11 @@ class _Joined:
         out[~low] = self.extra[positions[~low] - self.n]
         return out
 
+    @property
+    def graph(self) -> Any:
+        """The graph whose rows the base's are, if any (its neighbours are base rows)."""
+        return getattr(self.base, "graph", None)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
         joined = np.concatenate([np.asarray(self.base), self.extra])
         return joined if dtype is None else joined.astype(dtype)

@@ -301,7 +301,7 @@ class Searcher:
             return keyword
         semantic = self._semantic(conn, snapshot, vector, keep, hybrid.CANDIDATES)
         union = np.union1d(keyword.positions[: hybrid.CANDIDATES], semantic.positions)
-        similarity = ann.dot_rows(snapshot.vectors, union, vector)
+        similarity = _similarities(snapshot, union, semantic, vector)
         exact = bool(parsed.phrases or parsed.title)
         alpha = hybrid.keyword_weight(len(set(terms)), exact=exact)
         fused = hybrid.fuse(
@@ -310,9 +310,12 @@ class Searcher:
             similarity,
             alpha=alpha,
             limit=MAX_RESULTS,
+            union=union,
         )
         # Keyword matches beyond the fused candidates keep their BM25 order after them.
-        rest = keyword.positions[~np.isin(keyword.positions, fused.positions)]
+        placed = np.zeros(snapshot.n_docs, dtype=np.bool_)
+        placed[fused.positions] = True
+        rest = keyword.positions[~placed[keyword.positions]]
         return Ranked(
             np.concatenate([fused.positions, rest]),
             np.concatenate([fused.scores, np.zeros(len(rest), dtype=np.float32)]),
@@ -492,6 +495,27 @@ def _with_delta(
     merged = np.concatenate([ranked.scores[alive].astype(np.float32), sims[best]])
     order = np.argsort(-merged, kind="stable")[:depth]
     return Ranked(merged_positions[order], merged[order])
+
+
+def _similarities(
+    snapshot: Searchable,
+    union: npt.NDArray[np.int64],
+    semantic: Ranked,
+    vector: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """The similarity to ``vector`` of every paper in ``union`` (sorted, unique), which
+    holds ``semantic``'s: those are taken from it, the others' (keyword hits the semantic
+    step did not rank, and its papers floored at 1e-6) read from their rows."""
+    assert snapshot.vectors is not None
+    similarity = np.empty(len(union), dtype=np.float32)
+    known = semantic.scores > 1e-6
+    at = np.searchsorted(union, semantic.positions[known])
+    similarity[at] = semantic.scores[known]
+    missing = np.ones(len(union), dtype=np.bool_)
+    missing[at] = False
+    if missing.any():
+        similarity[missing] = ann.dot_rows(snapshot.vectors, union[missing], vector)
+    return similarity
 
 
 def _neighbours(depth: int, n_docs: int, kept: int) -> int:

@@ -115,6 +115,7 @@ def fuse(
     *,
     alpha: float,
     limit: int,
+    union: Positions | None = None,
 ) -> Ranked:
     """Combine the keyword and semantic candidate lists.
 
@@ -125,8 +126,10 @@ def fuse(
     similarities) it barely moves the keyword order. The weight of the similarity is
     ``(1 - alpha)`` scaled by ``semantic_confidence`` of the best one; an ``alpha`` of
     ``LONG`` or less marks a long query. Equal scores go by similarity, then by position.
+    ``union`` is that ``np.union1d``, when the caller has it already.
     """
-    union = np.union1d(keyword.positions, semantic.positions)
+    if union is None:
+        union = np.union1d(keyword.positions, semantic.positions)
     if not len(union):
         return Ranked(union, np.zeros(0, dtype=np.float32))
     kw = np.zeros(len(union), dtype=np.float32)
