@@ -71,3 +71,47 @@ def test_an_old_database_upgrades_with_its_data(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(select(papers.c.title)).scalar_one() == "T"
     engine.dispose()
+
+
+def test_datetimes_come_back_aware_utc_whatever_text_a_row_holds(engine: Engine) -> None:
+    """UTCDateTime reads what it wrote, and on SQLite also text other writers left (a date
+    alone, no seconds, an offset, 'Z'), as aware UTC: its fast path (one ``fromisoformat``)
+    and the general one agree."""
+    from sqlalchemy import Column, Integer, MetaData, Table, text
+
+    from dailypapers.storage.schema import UTCDateTime
+
+    table = Table(
+        "when_test",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("at", UTCDateTime()),
+    )
+    table.create(engine)
+    written = {
+        1: dt.datetime(2025, 3, 3, 18, 59, 59, 123, tzinfo=dt.UTC),
+        2: dt.datetime(2025, 3, 3, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+        3: dt.datetime(2025, 3, 3, 7, 0),  # naive: taken as UTC
+        4: None,
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": k, "at": v} for k, v in written.items()])
+        if engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "INSERT INTO when_test VALUES (5, '2025-03-03'), (6, '2025-03-03 10:00'),"
+                    " (7, '2025-03-03 10:00:00'), (8, '2025-03-03 10:00:00Z'),"
+                    " (9, '2025-03-03 10:00:00.5')"
+                )
+            )
+        read = {row.id: row.at for row in conn.execute(select(table.c.id, table.c.at))}
+    utc = dt.UTC
+    assert read[1] == written[1] and read[1].tzinfo is utc
+    assert read[2] == dt.datetime(2025, 3, 3, 18, 0, tzinfo=utc) and read[2].tzinfo is utc
+    assert read[3] == dt.datetime(2025, 3, 3, 7, 0, tzinfo=utc)
+    assert read[4] is None
+    if engine.dialect.name == "sqlite":
+        assert read[5] == dt.datetime(2025, 3, 3, tzinfo=utc)
+        assert read[6] == read[7] == read[8] == dt.datetime(2025, 3, 3, 10, tzinfo=utc)
+        assert read[9] == dt.datetime(2025, 3, 3, 10, 0, 0, 500000, tzinfo=utc)
+        assert all(v.tzinfo is utc for k, v in read.items() if v is not None)
