@@ -262,3 +262,30 @@ def test_dates_are_utc(client: TestClient, engine: Engine) -> None:
     paper = client.get("/api/papers/2606.00001").json()
     assert paper["publishedAt"] == "2026-06-02T04:30:00.000Z"
     assert dt.date.fromisoformat(paper["dailyDate"]) == dt.date(2026, 6, 2)
+
+
+def test_rows_by_id_keep_visible_papers_in_any_number(engine: Engine) -> None:
+    """``entries_for_papers`` (search hits, lists): every visible paper asked for once,
+    repeats and unknown or odd ids ignored, hidden papers left out, more than one batch of
+    ids (900) at a time, and the day entry joined when there is one."""
+    from sqlalchemy import update
+
+    from dailypapers.storage import daily
+    from dailypapers.storage.schema import papers
+
+    records = papers_on("2026-06-01", 3, 1) + [
+        raw(f"2606.{n:05d}", published="2026-06-01T09:00:00Z") for n in range(100, 1100)
+    ]
+    load(engine, records)
+    with engine.begin() as conn:
+        conn.execute(update(papers).where(papers.c.id == "2606.00002").values(hidden=True))
+    ids = [r.arxiv_id for r in records]
+    asked = ids + ids[:5] + ["2606.99999", "", "x\x00y", "' OR 1=1 --", "é" * 64]
+    with engine.connect() as conn:
+        found = daily.entries_for_papers(conn=conn, ids=asked)
+        assert set(found) == set(ids) - {"2606.00002"}
+        assert found["2606.00001"]["day"] == dt.date(2026, 6, 1)
+        assert found["2606.00100"]["day"] is None
+        assert found["2606.00001"]["published_at"].tzinfo is dt.UTC
+        assert daily.entries_for_papers(conn=conn, ids=[]) == {}
+        assert list(daily.entries_for_papers(conn=conn, ids=["2606.00003"])) == ["2606.00003"]

@@ -9,7 +9,19 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from dailypapers.records import Listing
@@ -276,15 +288,19 @@ def iter_entries_with_papers(
 
 # Built once: constructing the select and its cache key took half of the 0.55 ms that 20
 # search hits' rows cost (bench/search_latency.py's profile); the ids are one expanding
-# parameter, so each call only binds them.
-_ENTRIES_BY_ID = (
-    select(*ENTRY_COLUMNS)
-    .select_from(
-        papers.outerjoin(daily_entries, daily_entries.c.paper_id == papers.c.id).outerjoin(
-            users, users.c.id == daily_entries.c.submitted_by_id
-        )
+# parameter, so each call only binds them. On PostgreSQL they are one array parameter
+# (``= ANY``): one prepared statement whatever their number, and no placeholder per id to
+# render and cast (0.09 ms of 20 hits' 0.9).
+_ENTRIES = select(*ENTRY_COLUMNS).select_from(
+    papers.outerjoin(daily_entries, daily_entries.c.paper_id == papers.c.id).outerjoin(
+        users, users.c.id == daily_entries.c.submitted_by_id
     )
-    .where(papers.c.id.in_(bindparam("ids", expanding=True)), papers.c.hidden.is_(False))
+)
+_ENTRIES_BY_ID = _ENTRIES.where(
+    papers.c.id.in_(bindparam("ids", expanding=True)), papers.c.hidden.is_(False)
+)
+_ENTRIES_BY_ID_ARRAY = _ENTRIES.where(
+    papers.c.id == any_(bindparam("ids", type_=ARRAY(String))), papers.c.hidden.is_(False)
 )
 
 
@@ -292,8 +308,9 @@ def entries_for_papers(*, conn: Connection, ids: Sequence[str]) -> dict[str, Row
     """Visible papers with their entry (day, submitter), by id, in one query per 900 ids."""
     found: dict[str, RowMapping] = {}
     unique = list(dict.fromkeys(ids))
+    query = _ENTRIES_BY_ID_ARRAY if conn.dialect.name == "postgresql" else _ENTRIES_BY_ID
     for start in range(0, len(unique), 900):
-        rows = conn.execute(_ENTRIES_BY_ID, {"ids": unique[start : start + 900]})
+        rows = conn.execute(query, {"ids": unique[start : start + 900]})
         for row in rows.mappings():
             found[row["id"]] = row
     return found
