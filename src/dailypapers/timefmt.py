@@ -14,6 +14,8 @@ def hf_time(value: dt.datetime | None) -> str | None:
     """``value`` in UTC as ``YYYY-MM-DDTHH:MM:SS.mmmZ``; a naive value is taken as UTC."""
     if value is None:
         return None
+    if value.tzinfo is dt.UTC:  # what the database gives: written as it is, "+00:00" as "Z"
+        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     utc = value.astimezone(dt.UTC).replace(tzinfo=None)
