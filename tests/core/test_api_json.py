@@ -39,3 +39,30 @@ def test_api_bodies_are_what_their_models_write(client: TestClient, engine: Engi
         assert response.headers["content-type"] == "application/json"
         _same_as_model(response.content, model)
     assert len(client.get("/api/daily_papers?date=2026-06-01").json()) == 3
+
+
+def test_timestamps_and_author_ids_keep_their_form() -> None:
+    """HF's timestamp form from every kind of datetime (aware UTC from the database, naive,
+    another offset; milliseconds truncated), and author ids that are sha256 of 'author',
+    the paper and the position (stable across releases: clients keep them)."""
+    import datetime as dt
+    import hashlib
+
+    from dailypapers.api.shapes import _author_items
+    from dailypapers.timefmt import hf_time
+
+    assert hf_time(dt.datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)) == (
+        "2025-01-02T03:04:05.678Z"
+    )
+    assert hf_time(dt.datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05.000Z"
+    minus3 = dt.timezone(dt.timedelta(hours=-3))
+    assert hf_time(dt.datetime(2025, 1, 2, 23, 0, 0, 999, tzinfo=minus3)) == (
+        "2025-01-03T02:00:00.000Z"
+    )
+    assert hf_time(None) is None
+    names = ["Ada Lovelace", "Émilie du Châtelet"] + [f"Author {n}" for n in range(11)]
+    items = _author_items("2501.00001", names)
+    assert [i["name"] for i in items] == names and not any(i["hidden"] for i in items)
+    assert items[0]["_id"] == hashlib.sha256(b"author\x002501.00001\x000").hexdigest()[:24]
+    assert items[12]["_id"] == hashlib.sha256(b"author\x002501.00001\x0012").hexdigest()[:24]
+    assert len({i["_id"] for i in items}) == len(names)
