@@ -313,9 +313,7 @@ class Searcher:
             union=union,
         )
         # Keyword matches beyond the fused candidates keep their BM25 order after them.
-        placed = np.zeros(snapshot.n_docs, dtype=np.bool_)
-        placed[fused.positions] = True
-        rest = keyword.positions[~placed[keyword.positions]]
+        rest = keyword.positions[~_among(keyword.positions, fused.positions)]
         return Ranked(
             np.concatenate([fused.positions, rest]),
             np.concatenate([fused.scores, np.zeros(len(rest), dtype=np.float32)]),
@@ -516,6 +514,17 @@ def _similarities(
     if missing.any():
         similarity[missing] = ann.dot_rows(snapshot.vectors, union[missing], vector)
     return similarity
+
+
+def _among(values: npt.NDArray[np.int64], pool: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which of ``values`` are in ``pool`` (``np.isin``, which took 0.14 ms for BM25's 1,000
+    against the fused few hundred: here a binary search in the sorted pool)."""
+    if not len(pool):
+        return np.zeros(len(values), dtype=np.bool_)
+    ordered = np.sort(pool)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    found: npt.NDArray[np.bool_] = ordered[at] == values
+    return found
 
 
 def _neighbours(depth: int, n_docs: int, kept: int) -> int:
