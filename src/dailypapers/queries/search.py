@@ -56,6 +56,9 @@ ANN_MAX_K = 20_000
 SEMANTIC_SHALLOW = 400
 # What searches read: a snapshot, or a snapshot joined with its live delta (index/delta.py).
 Searchable = Snapshot | LiveView
+# The semantic step's score of a paper whose similarity is not positive: every paper it
+# ranks keeps a positive score (``hybrid.top`` keeps only those), below any real similarity.
+FLOOR = np.float32(1e-6)
 
 
 @dataclass(slots=True)
@@ -350,11 +353,11 @@ class Searcher:
         if kept is not None and len(kept) < snapshot.n_docs // 2:
             # A filter keeps few papers: score only those rows.
             sims = ann.dot_rows(snapshot.vectors, kept, vector)
-            sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+            sims = _floored(sims)
             best = hybrid.top(sims, depth)
             return Ranked(kept[best.positions].astype(np.int64), best.scores)
         sims = np.asarray(snapshot.vectors @ vector, dtype=np.float32)
-        sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+        sims = _floored(sims)
         return hybrid.top(sims, depth, keep=keep)
 
     def _use_pgvector(
@@ -384,7 +387,7 @@ class Searcher:
             if int(passed.sum()) < min(depth, kept or 0):
                 return None
             positions, sims = positions[passed][:depth], sims[passed][:depth]
-        return Ranked(positions, np.where(sims > 0, sims, 1e-6).astype(np.float32))
+        return Ranked(positions, _floored(sims))
 
     def similar(self, *, conn: Connection, arxiv_id: str, limit: int = 6) -> list[RowMapping]:
         """Papers nearest to ``arxiv_id`` by embedding, itself excluded (none when the index
@@ -486,7 +489,7 @@ def _with_delta(
     if keep is not None:
         passed = keep[positions]
         positions, sims = positions[passed], sims[passed]
-    sims = np.where(sims > 0, sims, 1e-6).astype(np.float32)
+    sims = _floored(sims)
     best = stable_top(sims, depth)
     alive = ~snapshot.dead_mask[ranked.positions]
     merged_positions = np.concatenate([ranked.positions[alive], positions[best]])
@@ -503,10 +506,10 @@ def _similarities(
 ) -> npt.NDArray[np.float32]:
     """The similarity to ``vector`` of every paper in ``union`` (sorted, unique), which
     holds ``semantic``'s: those are taken from it, the others' (keyword hits the semantic
-    step did not rank, and its papers floored at 1e-6) read from their rows."""
+    step did not rank, and its papers at the ``FLOOR``) read from their rows."""
     assert snapshot.vectors is not None
     similarity = np.empty(len(union), dtype=np.float32)
-    known = semantic.scores > 1e-6
+    known = semantic.scores > FLOOR
     at = np.searchsorted(union, semantic.positions[known])
     similarity[at] = semantic.scores[known]
     missing = np.ones(len(union), dtype=np.bool_)
@@ -514,6 +517,11 @@ def _similarities(
     if missing.any():
         similarity[missing] = ann.dot_rows(snapshot.vectors, union[missing], vector)
     return similarity
+
+
+def _floored(sims: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Similarities as the semantic step's scores: those not positive become ``FLOOR``."""
+    return np.where(sims > 0, sims, FLOOR).astype(np.float32)
 
 
 def _among(values: npt.NDArray[np.int64], pool: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
