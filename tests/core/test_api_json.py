@@ -48,7 +48,7 @@ def test_timestamps_and_author_ids_keep_their_form() -> None:
     import datetime as dt
     import hashlib
 
-    from dailypapers.api.shapes import _author_items
+    from dailypapers.api.shapes import _author_items, _hex_id, _hex_ids
     from dailypapers.timefmt import hf_time
 
     assert hf_time(dt.datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)) == (
@@ -66,3 +66,5 @@ def test_timestamps_and_author_ids_keep_their_form() -> None:
     assert items[0]["_id"] == hashlib.sha256(b"author\x002501.00001\x000").hexdigest()[:24]
     assert items[12]["_id"] == hashlib.sha256(b"author\x002501.00001\x0012").hexdigest()[:24]
     assert len({i["_id"] for i in items}) == len(names)
+    lasts = ["b", "", "é", "12"]
+    assert _hex_ids("a", "", last=lasts) == [_hex_id("a", "", x) for x in lasts]

@@ -22,6 +22,7 @@ Timestamps are HF's format (``timefmt.hf_time``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -44,16 +45,22 @@ def _hex_id(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
 
 
-def _author_items(paper_id: str, names: list[str]) -> list[dict[str, Any]]:
-    """``authors``: each name with its ``_hex_id("author", paper_id, position)``, the
-    hash of the common prefix taken once per paper (a search's 20 hits have ~140 authors)."""
-    prefix = hashlib.sha256(f"author\x00{paper_id}\x00".encode())
-    items = []
-    for position, name in enumerate(names):
+def _hex_ids(*parts: str, last: Iterable[str]) -> list[str]:
+    """``_hex_id(*parts, x)`` for each ``x`` of ``last`` (the same bytes hashed), the hash
+    of the common ``parts`` taken once (a search's 20 hits have ~140 authors)."""
+    prefix = hashlib.sha256("\x00".join((*parts, "")).encode())
+    ids = []
+    for part in last:
         digest = prefix.copy()
-        digest.update(str(position).encode())
-        items.append({"_id": digest.hexdigest()[:24], "name": name, "hidden": False})
-    return items
+        digest.update(part.encode())
+        ids.append(digest.hexdigest()[:24])
+    return ids
+
+
+def _author_items(paper_id: str, names: list[str]) -> list[dict[str, Any]]:
+    """``authors``: each name with its id, ``_hex_id("author", paper_id, position)``."""
+    ids = _hex_ids("author", paper_id, last=[str(position) for position in range(len(names))])
+    return [{"_id": i, "name": n, "hidden": False} for i, n in zip(ids, names, strict=True)]
 
 
 def card_url(base: str, arxiv_id: str) -> str:
