@@ -694,9 +694,9 @@ def main() -> None:
                 "vector_search": os.environ.get("DAILYPAPERS_VECTOR_SEARCH", "auto"),
             }
             setup = {"cached": corpus.cached, "seconds": corpus.seconds, "counts": corpus.counts}
+            if args.delta:
+                common["delta_requested"] = args.delta
             if args.delta or args.against:
-                if args.delta:
-                    common["delta_requested"] = args.delta
                 side_by_side(args, corpus.url, corpus.folder, rows, requests, common, setup)
                 return
             with running_server(corpus.url, args.workers, corpus.folder) as (base, pgid):
