@@ -9,11 +9,12 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from dailypapers.index import delta as delta_module
 from dailypapers.index.build import embed_stale, run_index
 from dailypapers.storage import generations
+from dailypapers.storage.schema import papers
 from tests.multinode.conftest import Node, ingest
 from tests.search.conftest import Memoised
 
@@ -142,6 +143,61 @@ def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
     assert node.search(new["title"], "keyword")[0] == new["id"]
     node.follower.poll()
     assert read[-2:] == [1, 0], read
+
+
+def test_a_bulk_ingest_is_read_again_by_one_sweep_not_by_every_poll(
+    engine: Engine,
+    make_node: Any,
+    embedder: Memoised,
+    rows: list[dict[str, Any]],
+    spare_rows: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the real two-minute overlap: a poll reads again only NEAR before the previous one
+    began, and a sweep once per overlap reads the whole overlap, so a write that committed
+    long after its stamp still shows (at the sweep)."""
+    shift = [dt.timedelta(0)]
+    real_now = delta_module.now
+    monkeypatch.setattr(delta_module, "now", lambda: real_now() + shift[0])
+    read: list[int] = []
+    changes_since = delta_module.repo.changes_since
+    ours = threading.get_ident()  # only this test's polls, as above
+
+    def counted(**kw: Any) -> Any:
+        found = changes_since(**kw)
+        if threading.get_ident() == ours:
+            read.append(len(found))
+        return found
+
+    monkeypatch.setattr(delta_module.repo, "changes_since", counted)
+    node = make_node("a")
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
+    second = dt.timedelta(seconds=1)
+    for at in (0 * second, delta_module.NEAR + 5 * second, 2 * delta_module.NEAR + 10 * second):
+        shift[0] = at
+        node.follower.poll()
+    # The first poll reads the overlap before the watermark, the next one what was stamped
+    # NEAR before the first began (the ingest, again); after that, nothing.
+    assert read[0] >= len(rows) and read[1] >= len(rows) and read[2] == 0, read
+    # A paper whose write stamped it a minute before it committed: older than NEAR.
+    late = spare_rows[0]
+    ingest(engine, [late], "late")
+    with engine.begin() as conn:
+        conn.execute(
+            update(papers)
+            .where(papers.c.id == late["id"])
+            .values(modified_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+    shift[0] = 2 * delta_module.NEAR + 20 * second
+    assert node.follower.poll().delta_papers == 0 and read[3] == 0, read
+    shift[0] = delta_module.OVERLAP + second  # an overlap after the first sweep: a sweep
+    assert node.follower.poll().delta_papers == 1
+    assert read[4] >= len(rows) + 1, read
+    assert node.search(late["title"], "keyword")[0] == late["id"]
+    shift[0] = delta_module.OVERLAP + 11 * second
+    node.follower.poll()
+    assert read[5] == 0, read
 
 
 def test_a_delta_paper_scores_as_it_would_in_a_rebuilt_base(
