@@ -105,18 +105,10 @@ def test_new_papers_are_found_on_every_node_after_one_poll(
         assert health["delta_papers"] >= 1 and health["papers"] == len(rows)
 
 
-def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
-    engine: Engine,
-    make_node: Any,
-    embedder: Memoised,
-    rows: list[dict[str, Any]],
-    spare_rows: list[dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A bulk ingest just before the build: its papers sit in the overlap before the watermark.
-    # With a short overlap, the first refresh reads them, the next ones no longer do.
-    monkeypatch.setattr(delta_module, "OVERLAP", dt.timedelta(milliseconds=1))
-    read: list[int] = []
+@pytest.fixture
+def read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many changes each of this test's delta refreshes read, in order."""
+    counts: list[int] = []
     changes_since = delta_module.repo.changes_since
     # Only this test's polls (they run on its thread): another app's follower thread in this
     # process, polling on its own clock, calls the same function and is not counted.
@@ -125,10 +117,25 @@ def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
     def counted(**kw: Any) -> Any:
         found = changes_since(**kw)
         if threading.get_ident() == ours:
-            read.append(len(found))
+            counts.append(len(found))
         return found
 
     monkeypatch.setattr(delta_module.repo, "changes_since", counted)
+    return counts
+
+
+def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
+    engine: Engine,
+    make_node: Any,
+    embedder: Memoised,
+    rows: list[dict[str, Any]],
+    spare_rows: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    read: list[int],
+) -> None:
+    # A bulk ingest just before the build: its papers sit in the overlap before the watermark.
+    # With a short overlap, the first refresh reads them, the next ones no longer do.
+    monkeypatch.setattr(delta_module, "OVERLAP", dt.timedelta(milliseconds=1))
     node = make_node("a")
     ingest(engine, rows, "corpus")
     run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
@@ -152,6 +159,7 @@ def test_a_bulk_ingest_is_read_again_by_one_sweep_not_by_every_poll(
     rows: list[dict[str, Any]],
     spare_rows: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
+    read: list[int],
 ) -> None:
     """With the real two-minute overlap: a poll reads again only NEAR before the previous one
     began, and a sweep once per overlap reads the whole overlap, so a write that committed
@@ -159,17 +167,6 @@ def test_a_bulk_ingest_is_read_again_by_one_sweep_not_by_every_poll(
     shift = [dt.timedelta(0)]
     real_now = delta_module.now
     monkeypatch.setattr(delta_module, "now", lambda: real_now() + shift[0])
-    read: list[int] = []
-    changes_since = delta_module.repo.changes_since
-    ours = threading.get_ident()  # only this test's polls, as above
-
-    def counted(**kw: Any) -> Any:
-        found = changes_since(**kw)
-        if threading.get_ident() == ours:
-            read.append(len(found))
-        return found
-
-    monkeypatch.setattr(delta_module.repo, "changes_since", counted)
     node = make_node("a")
     ingest(engine, rows, "corpus")
     run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
