@@ -20,6 +20,7 @@ from dailypapers.logs import (
     request_id,
 )
 from dailypapers.settings import Settings
+from dailypapers.web import observability
 from dailypapers.web.app import create_app
 from dailypapers.web.observability import RouteNames
 
@@ -267,6 +268,34 @@ def test_route_names_without_the_router(settings: Settings, engine: Engine) -> N
     assert names(scope("GET", "/static/style.css")) == "/static"
     assert names(scope("GET", "/no/such/page")) == "unmatched"
     assert names(scope("GET", "/")) == "/"  # memoised
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/feeds/personal/tok-123.atom",
+        "/feeds/personal/",
+        "/feeds/personalx/tok",
+        "/feeds/daily.rss",
+        "/lists/SECRETtoken",
+        "/lists/SECRETtoken.json",
+        "/lists/import",
+        "/lists/imports/7",
+        "/api/lists/SECRETtoken/items",
+        "/api/lists/imports",
+        "/api/listsx/abc",
+        "/Lists/abc",
+        "/papers/2501.00001",
+    ],
+)
+@pytest.mark.parametrize("query", ["", "token=abc&next=/x", "q=lists&API_KEY=1", "sig"])
+def test_the_logged_path_is_the_redacting_expressions_own(path: str, query: str) -> None:
+    """Paths that cannot hold a secret skip the expression: the result is the same for all."""
+    plain = observability._SECRET_PATH.sub(r"\1[redacted]", path)
+    plain_query = observability._SECRET_PARAM.sub(r"\1\2=[redacted]", query)
+    expected = plain + f"?{plain_query}" if plain_query else plain
+    assert observability.loggable(path, query) == expected
 
 
 def test_tokens_in_links_are_not_logged(
