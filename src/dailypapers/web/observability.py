@@ -36,11 +36,13 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 # Query parameters whose values never reach a log line (links in mail carry signed tokens).
 _SECRET_PARAM = re.compile(r"(^|&)([^=&]*(?:token|key|password|secret|sig|code)[^=&]*)=[^&]*", re.I)
 # Path segments that are secrets: a private feed link's token (feeds/tokens.py), and a
-# reading list's token (an unlisted list's address is its secret: web/lists.py).
-_SECRET_PATH = re.compile(r"^(/feeds/personal/|/(?:api/)?lists/(?!imports?(?:/|$)))[^/.]+")
-# The starts of the paths it can match: other paths skip it (each substitution cost about
-# 1 us of the 26 that a cached page's request costs with its access line).
+# reading list's token (an unlisted list's address is its secret: web/lists.py; its imports
+# are not). Other paths skip the expression (each substitution cost about 1 us of the 26
+# that a cached page's request costs with its access line).
 _SECRET_PATH_STARTS = ("/feeds/personal/", "/lists/", "/api/lists/")
+_SECRET_PATH = re.compile(
+    "^(" + "|".join(map(re.escape, _SECRET_PATH_STARTS)) + r")(?!imports?(?:/|$))[^/.]+"
+)
 SEARCH_ROUTES = frozenset({"/search", "/api/papers/search"})
 SEARCH_MODES = frozenset({"hybrid", "keyword", "semantic"})
 Labels = tuple[str, ...]
