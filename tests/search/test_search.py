@@ -50,8 +50,16 @@ def test_filters(client: TestClient, corpus: Corpus) -> None:
     assert found and all(category in corpus.by_id(i)["categories"] for i in found)
     in_query = ids(client.get("/api/papers/search", params={"q": f"learning cat:{category}"}))
     assert set(in_query) == set(found)
+    # Category names match whatever their case; an archive holds its categories.
+    folded = ids(client.get("/api/papers/search", params={"q": f"learning cat:{category.lower()}"}))
+    assert set(folded) == set(found)
     archive = category.split(".")[0]
-    assert ids(client.get("/api/papers/search", params={"q": f"learning cat:{archive}"}))
+    in_archive = ids(client.get("/api/papers/search", params={"q": f"learning cat:{archive}"}))
+    assert in_archive and all(
+        any(c.startswith(f"{archive}.") for c in corpus.by_id(i)["categories"]) for i in in_archive
+    )
+    upper = ids(client.get("/api/papers/search", params={"q": f"learning cat:{archive.upper()}"}))
+    assert upper == in_archive
     author = corpus.papers[1]["authors"][0]
     by_author = ids(client.get("/api/papers/search", params={"q": "", "author": author}))
     assert corpus.papers[1]["id"] in by_author

@@ -32,6 +32,8 @@ from dailypapers.index.keyword import (
     Postings,
     Statistics,
     analyse_doc,
+    fold_names,
+    named_in,
 )
 from dailypapers.index.snapshot import EPOCH, Snapshot
 from dailypapers.storage import delta as repo
@@ -161,6 +163,7 @@ class _JoinedPostings:
         self.extra = extra
         self.n = n
         self._vocabulary: dict[str, int] | None = None
+        self._folded: dict[str, list[str]] | None = None
 
     @property
     def vocabulary(self) -> dict[str, int]:
@@ -168,6 +171,12 @@ class _JoinedPostings:
         if self._vocabulary is None:
             self._vocabulary = {**self.base.vocabulary, **self.extra.vocabulary}
         return self._vocabulary
+
+    def named(self, value: str) -> list[str]:
+        """As ``Postings.named``, over both vocabularies."""
+        if self._folded is None:
+            self._folded = fold_names(self.vocabulary)
+        return named_in(self._folded, value)
 
     def docs(self, term: str) -> npt.NDArray[np.int64]:
         """Documents holding ``term``, ascending."""

@@ -575,14 +575,10 @@ def _mask(
 
     categories = [*parsed.categories, *([filters.category] if filters.category else [])]
     for category in categories:
-        vocab = snapshot.keyword.fields["category"].vocabulary
-        value = category.strip()
-        names = [c for c in vocab if c.lower() == value.lower()] or [
-            c for c in vocab if c.lower().startswith(value.lower() + ".")
-        ]
+        field = snapshot.keyword.fields["category"]
         allowed = np.zeros(snapshot.n_docs, dtype=np.bool_)
-        for name in names:
-            allowed[snapshot.keyword.fields["category"].docs(name)] = True
+        for name in field.named(category):
+            allowed[field.docs(name)] = True
         keep = allowed if keep is None else keep & allowed
     for author in [*parsed.authors, *([filters.author] if filters.author else [])]:
         restrict(_docs_with_all(snapshot, "author", words(author)))
