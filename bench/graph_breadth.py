@@ -5,10 +5,11 @@ snapshot with a graph, and ``requests.tsv``, the bench's requests) and, for each
 (usearch's ``expansion_search``, set on the loaded graph; ``index/ann.py`` ships
 ``EXPANSION_SEARCH``), measures in this process:
 
-- ``graph``: the graph's time for its 200 nearest to 400 queries near real papers (a
-  paper's vector with noise), and their recall@10 and recall@200 against the exact scan
-  (the first 100 queries);
-- ``search``: the bench's requests through ``Searcher.search`` (20 results, vectors of the
+- ``graph``: the graph's time for its nearest (``--nearest``: hybrid's count) to 400 queries
+  near real papers (a paper's vector with noise), and their recall@10 and recall of all of
+  them against the exact scan (the first 100 queries);
+- ``search``: the bench's requests through ``Searcher.search`` (20 results, hybrid fusing
+  the ``--nearest`` count of the graph's neighbours given for that breadth; vectors of the
   queries embedded once beforehand and cached, so the model's time is left out), their p50
   and mean time, and per query kind how many first pages (20) and first tens are the same as
   at the first breadth given.
@@ -17,7 +18,7 @@ snapshot with a graph, and ``requests.tsv``, the bench's requests) and, for each
         --cache bench/results/latency-cache --duration 5    # builds the corpus once
     .venv/bin/python bench/graph_breadth.py \\
         bench/results/latency-cache/sqlite-docs74728-real5000-text69728-seed0 \\
-        --breadths 400 200 --requests 2000
+        --breadths 200 100 --nearest 200 100 --requests 2000
 
 Times alternate between the breadths over two rounds (the second round's are reported), so a
 busy machine weighs on each alike.
@@ -46,6 +47,7 @@ from bench.search_queries import read_paths  # noqa: E402
 from dailypapers.index.embedder import MiniLMEmbedder  # noqa: E402
 from dailypapers.index.snapshot import SnapshotStore  # noqa: E402
 from dailypapers.queries.search import Filters, Searcher  # noqa: E402
+from dailypapers.ranking import hybrid  # noqa: E402
 from dailypapers.storage.engine import make_engine  # noqa: E402
 
 
@@ -75,8 +77,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, help="a corpus folder of search_latency's cache")
     parser.add_argument("--breadths", type=int, nargs="+", default=[400, 200])
+    parser.add_argument(
+        "--nearest",
+        type=int,
+        nargs="+",
+        help="hybrid's nearest neighbours fused at each breadth (hybrid.NEAREST), one per breadth",
+    )
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
+    nearest = args.nearest or [hybrid.NEAREST] * len(args.breadths)
+    if len(nearest) != len(args.breadths):
+        parser.error("--nearest needs one count per breadth")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     engine = make_engine(f"sqlite:///{args.corpus / 'bench.sqlite3'}")
     store = SnapshotStore(args.corpus / "data" / "index")
@@ -92,7 +103,8 @@ def main() -> None:
             vector = np.asarray(snapshot.vectors[int(row)], dtype=np.float32)
             vector = vector + rng.normal(0, 0.04, vector.shape).astype(np.float32)
             queries.append(vector / np.linalg.norm(vector))
-        exact = [np.argsort(-(snapshot.vectors @ q))[:200] for q in queries[:100]]
+        deepest = max(nearest)
+        exact = [np.argsort(-(snapshot.vectors @ q))[:deepest] for q in queries[:100]]
         log(f"{len(calls)} requests: embedding their queries once")
         for _, arguments in calls:
             searcher.search(conn=conn, **arguments, highlight_hits=False)
@@ -100,11 +112,12 @@ def main() -> None:
         times: dict[int, list[float]] = {}
         graph_ms: dict[int, float] = {}
         for _ in range(2):
-            for breadth in args.breadths:
+            for breadth, fused in zip(args.breadths, nearest, strict=True):
                 snapshot.ann.expansion_search = breadth
+                hybrid.NEAREST = fused
                 started = time.perf_counter()
                 for q in queries:
-                    snapshot.ann.search(q, 200, threads=1)
+                    snapshot.ann.search(q, fused, threads=1)
                 graph_ms[breadth] = (time.perf_counter() - started) / len(queries) * 1000
                 pages[breadth], times[breadth] = [], []
                 for _, arguments in calls:
@@ -113,22 +126,23 @@ def main() -> None:
                     times[breadth].append((time.perf_counter() - started) * 1000)
                     pages[breadth].append([hit.row["id"] for hit in found.hits])
         first = args.breadths[0]
-        for breadth in args.breadths:
+        for breadth, fused in zip(args.breadths, nearest, strict=True):
             snapshot.ann.expansion_search = breadth
             checked = queries[: len(exact)]
-            found = [np.asarray(snapshot.ann.search(q, 200, threads=1).keys) for q in checked]
+            found = [np.asarray(snapshot.ann.search(q, fused, threads=1).keys) for q in checked]
             pairs = list(zip(found, exact, strict=True))
             recall_10 = np.mean([len(set(f[:10]) & set(e[:10])) / 10 for f, e in pairs])
-            recall_200 = np.mean([len(set(f) & set(e)) / 200 for f, e in pairs])
+            recall_all = np.mean([len(set(f) & set(e[:fused])) / fused for f, e in pairs])
             emit(
                 {
                     "bench": "graph_breadth",
                     "part": "graph",
                     "breadth": breadth,
+                    "nearest": fused,
                     "docs": snapshot.n_docs,
                     "graph_ms": round(graph_ms[breadth], 3),
                     "recall_at_10": round(float(recall_10), 4),
-                    "recall_at_200": round(float(recall_200), 4),
+                    f"recall_at_{fused}": round(float(recall_all), 4),
                     "load_average": load_average(),
                     "machine": machine,
                 }

@@ -42,7 +42,7 @@ def test_graph_recall_against_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_a_search_explores_at_least_what_it_asks_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Hybrid's 200 candidates explore EXPANSION_SEARCH; semantic mode's 400 nearest rely
+    """Hybrid's nearest (hybrid.NEAREST) explore EXPANSION_SEARCH; semantic mode's 400 rely
     on the graph exploring max(EXPANSION_SEARCH, k), not EXPANSION_SEARCH alone."""
     monkeypatch.setattr(ann, "MIN_DOCS", 1000)
     rng = np.random.default_rng(5)

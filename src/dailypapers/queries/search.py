@@ -302,7 +302,7 @@ class Searcher:
         vector = coming.get()
         if vector is None or snapshot.vectors is None:
             return keyword
-        semantic = self._semantic(conn, snapshot, vector, keep, hybrid.CANDIDATES)
+        semantic = self._semantic(conn, snapshot, vector, keep, hybrid.NEAREST)
         union = np.union1d(keyword.positions[: hybrid.CANDIDATES], semantic.positions)
         similarity = _similarities(snapshot, union, semantic, vector)
         exact = bool(parsed.phrases or parsed.title)

@@ -18,7 +18,8 @@ import numpy.typing as npt
 
 Positions = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
-CANDIDATES = 200
+CANDIDATES = 200  # BM25's best, fused
+NEAREST = 100  # the embeddings' nearest, fused with them (index/ann.py: EXPANSION_SEARCH)
 LONG = 0.4  # the keyword weight of long queries (5 or more terms)
 
 
