@@ -141,12 +141,33 @@ def test_invalid_api_parameters_are_422(client: TestClient, corpus: Corpus, para
 
 
 def test_search_page_highlights_and_filters(client: TestClient, corpus: Corpus) -> None:
-    page = client.get("/search", params={"q": "language", "sort": "date", "from": "bad-date"})
+    page = client.get("/search", params={"q": "language", "sort": "date", "from": "2026-01-01"})
     assert page.status_code == 200
     assert "<mark>" in page.text and "results" in page.text
     assert 'value="language"' in page.text
     escaped = client.get("/search", params={"q": "<script>alert(1)</script>"})
     assert "<script>alert(1)</script>" not in escaped.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("from", "bad-date", "from must look like YYYY-MM-DD, got &#39;bad-date&#39;"),
+        ("to", "2026-13-01", "to must look like YYYY-MM-DD, got &#39;2026-13-01&#39;"),
+        ("from", "1800-01-01", "from: dates must lie between 1900-01-01 and 2999-12-31"),
+    ],
+)
+def test_a_bad_date_is_a_400_that_says_which(
+    client: TestClient, corpus: Corpus, name: str, value: str, said: str
+) -> None:
+    """Not silently left out: the page keeps the form filled in and names the date, the
+    search's feeds refuse it, and the API answers 422 (above)."""
+    page = client.get("/search", params={"q": "language", name: value})
+    assert page.status_code == 400
+    assert said in page.text and 'value="language"' in page.text
+    assert f'value="{value}"' in page.text and "<mark>" not in page.text
+    feed = client.get("/feeds/search.atom", params={"q": "language", name: value})
+    assert feed.status_code == 400 and said.replace("&#39;", "'") in feed.text
 
 
 def test_without_an_index_search_says_how_to_build_it(client: TestClient, engine: Engine) -> None:

@@ -9,7 +9,6 @@ byte of body. Links are absolute, from the configured ``base_url``.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from typing import Annotated, Literal
@@ -22,7 +21,7 @@ from dailypapers.feeds.personal import HELD
 from dailypapers.feeds.tokens import token_hash
 from dailypapers.feeds.xml import MEDIA_TYPES, Feed, Format, render, rfc822
 from dailypapers.queries.authors import BadName
-from dailypapers.queries.periods import PeriodError, check_date, parse_period
+from dailypapers.queries.periods import PeriodError, parse_day, parse_period
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.storage import accounts, feeds, runs
 from dailypapers.storage import subscriptions as subscription_repo
@@ -138,13 +137,6 @@ def author_feed(request: Request, name: Annotated[str, Path(max_length=200)], fm
     return _answer(feed, fmt)
 
 
-def _date(value: str) -> dt.date | None:
-    try:
-        return check_date(dt.date.fromisoformat(value)) if value else None
-    except ValueError:
-        return None
-
-
 @router.get("/search.{fmt}")
 def search_feed(
     request: Request,
@@ -161,12 +153,15 @@ def search_feed(
     """The first results of a search with the filters of ``/search`` (same parameters)."""
     if not (q.strip() or category or author or date_from or date_to):
         return _refuse(400, "Give a query (q) or a filter (category, author, from, to).")
-    filters = Filters(
-        category=category or None,
-        author=author or None,
-        date_from=_date(date_from),
-        date_to=_date(date_to),
-    )
+    try:
+        filters = Filters(
+            category=category or None,
+            author=author or None,
+            date_from=parse_day(date_from, "from"),
+            date_to=parse_day(date_to, "to"),
+        )
+    except PeriodError as exc:
+        return _refuse(400, f"Bad date: {exc}.")
     page = "/search" + (f"?{request.url.query}" if request.url.query else "")
     with connect(request) as conn:
         feed, result = build.search_feed(

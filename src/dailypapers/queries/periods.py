@@ -84,6 +84,22 @@ def check_date(value: dt.date) -> dt.date:
     return value
 
 
+def parse_day(value: str | None, name: str) -> dt.date | None:
+    """A date filter (``from``, ``to``) written YYYY-MM-DD; None when empty; PeriodError
+    naming ``name`` when it is not a date between MIN_DATE and MAX_DATE."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        parsed = dt.date.fromisoformat(value)
+    except ValueError:
+        raise PeriodError(f"{name} must look like YYYY-MM-DD, got {value[:40]!r}") from None
+    try:
+        return check_date(parsed)
+    except PeriodError as exc:
+        raise PeriodError(f"{name}: {exc}") from None
+
+
 def parse_period(
     *, date: str | None = None, week: str | None = None, month: str | None = None
 ) -> Period | None:

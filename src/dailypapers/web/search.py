@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dailypapers.queries import daily
-from dailypapers.queries.periods import check_date
+from dailypapers.queries.periods import PeriodError, parse_day
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.web.deps import connect, get_searcher
 from dailypapers.web.render import page
@@ -36,15 +35,6 @@ CATEGORIES = [
 ]
 
 
-def _date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return check_date(dt.date.fromisoformat(value))
-    except ValueError:  # PeriodError too: a date out of range is ignored like a bad one
-        return None
-
-
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
@@ -58,21 +48,26 @@ def search_page(
     sort: SortBy = "relevance",
     p: Annotated[int, Query(ge=0, le=1000)] = 0,
 ) -> Response:
-    """Search results for ``q`` with the chosen filters (bad dates are ignored, not errors)."""
+    """Search results for ``q`` with the chosen filters; a bad date is a 400 page that keeps
+    the form filled in and says which date is wrong."""
     if q.strip():
         with connect(request) as conn:  # an arXiv id or URL: straight to that paper
             named = daily.named_paper(conn=conn, q=q)
         if named is not None:
             return RedirectResponse(f"/papers/{named['id']}", status_code=303)
-    filters = Filters(
-        category=category or None,
-        author=author or None,
-        date_from=_date(date_from),
-        date_to=_date(date_to),
-    )
+    problem = None
+    try:
+        filters = Filters(
+            category=category or None,
+            author=author or None,
+            date_from=parse_day(date_from, "from"),
+            date_to=parse_day(date_to, "to"),
+        )
+    except PeriodError as exc:
+        problem = str(exc)
     searched = bool(q.strip() or category or author or date_from or date_to)
     result = None
-    if searched:
+    if searched and problem is None:
         with connect(request) as conn:
             result = searcher.search(
                 conn=conn, q=q, mode=mode, filters=filters, sort=sort, page=p, limit=20
@@ -96,9 +91,11 @@ def search_page(
             "params": params,
             "categories": CATEGORIES,
             "query": q,
+            "problem": problem,
         },
-        # A missing or damaged index: the page explains it, with the status that says so.
-        503 if unavailable else 200,
+        # A bad date, or a missing or damaged index: the page explains it, with the status
+        # that says so.
+        400 if problem else 503 if unavailable else 200,
     )
     if unavailable:
         response.headers["Retry-After"] = "60"
