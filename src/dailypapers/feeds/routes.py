@@ -21,7 +21,7 @@ from dailypapers.feeds.personal import HELD
 from dailypapers.feeds.tokens import token_hash
 from dailypapers.feeds.xml import MEDIA_TYPES, Feed, Format, render, rfc822
 from dailypapers.queries.authors import BadName
-from dailypapers.queries.periods import PeriodError, parse_day, parse_period
+from dailypapers.queries.periods import PeriodError, parse_period
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.storage import accounts, feeds, runs
 from dailypapers.storage import subscriptions as subscription_repo
@@ -154,11 +154,8 @@ def search_feed(
     if not (q.strip() or category or author or date_from or date_to):
         return _refuse(400, "Give a query (q) or a filter (category, author, from, to).")
     try:
-        filters = Filters(
-            category=category or None,
-            author=author or None,
-            date_from=parse_day(date_from, "from"),
-            date_to=parse_day(date_to, "to"),
+        filters = Filters.read(
+            category=category, author=author, date_from=date_from, date_to=date_to
         )
     except PeriodError as exc:
         return _refuse(400, f"Bad date: {exc}.")

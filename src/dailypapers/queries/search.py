@@ -29,6 +29,7 @@ from dailypapers.index.embedder import Embedder
 from dailypapers.index.snapshot import IndexUnavailable, Snapshot, SnapshotStore
 from dailypapers.index.text import analyse, fold, words
 from dailypapers.queries.highlight import excerpt_around, highlight, query_stems
+from dailypapers.queries.periods import parse_day
 from dailypapers.ranking import hybrid
 from dailypapers.ranking.hybrid import Ranked
 from dailypapers.ranking.query import ParsedQuery, parse_query
@@ -69,6 +70,17 @@ class Filters:
     author: str | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+
+    @classmethod
+    def read(cls, *, category: str, author: str, date_from: str, date_to: str) -> Filters:
+        """The filters of the search page and its feeds, as typed (empty: no filter); a date
+        that is not one raises PeriodError naming ``from`` or ``to``."""
+        return cls(
+            category=category or None,
+            author=author or None,
+            date_from=parse_day(date_from, "from"),
+            date_to=parse_day(date_to, "to"),
+        )
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dailypapers.queries import daily
-from dailypapers.queries.periods import PeriodError, parse_day
+from dailypapers.queries.periods import PeriodError
 from dailypapers.queries.search import Filters, Mode, Searcher, SortBy
 from dailypapers.web.deps import connect, get_searcher
 from dailypapers.web.render import page
@@ -57,11 +57,8 @@ def search_page(
             return RedirectResponse(f"/papers/{named['id']}", status_code=303)
     problem = None
     try:
-        filters = Filters(
-            category=category or None,
-            author=author or None,
-            date_from=parse_day(date_from, "from"),
-            date_to=parse_day(date_to, "to"),
+        filters = Filters.read(
+            category=category, author=author, date_from=date_from, date_to=date_to
         )
     except PeriodError as exc:
         problem = str(exc)
