@@ -88,8 +88,10 @@ def parse_day(value: str | None, name: str) -> dt.date | None:
     """A date filter (``from``, ``to``) written YYYY-MM-DD; None when empty; PeriodError
     naming ``name`` when it is not a date between MIN_DATE and MAX_DATE."""
     value = (value or "").strip()
-    if not value:
-        return None
+    return _day(value, name) if value else None
+
+
+def _day(value: str, name: str) -> dt.date:
     try:
         parsed = dt.date.fromisoformat(value)
     except ValueError:
@@ -111,9 +113,9 @@ def parse_period(
         return None
     kind, value = given[0]
     value = value.strip()
+    if kind == "date":
+        return day(_day(value, "date"))
     try:
-        if kind == "date":
-            return day(check_date(dt.date.fromisoformat(value)))
         if kind == "week":
             match = WEEK.match(value)
             if not match:
@@ -126,5 +128,5 @@ def parse_period(
     except PeriodError:
         raise
     except ValueError:
-        expected = {"date": "YYYY-MM-DD", "week": "YYYY-Www", "month": "YYYY-MM"}[kind]
+        expected = {"week": "YYYY-Www", "month": "YYYY-MM"}[kind]
         raise PeriodError(f"{kind} must look like {expected}, got {value[:40]!r}") from None

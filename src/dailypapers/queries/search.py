@@ -303,9 +303,9 @@ class Searcher:
         mode: Mode,
         text: str,
         coming: QueryVector,
-        semantic_depth: int = MAX_RESULTS,
+        semantic_depth: int,
         *,
-        nearest: int = hybrid.NEAREST,
+        nearest: int,
     ) -> Ranked:
         if not text:  # filters only: newest first
             assert keep is not None
