@@ -124,11 +124,19 @@ def read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
+@pytest.fixture
+def node(engine: Engine, make_node: Any, embedder: Memoised, rows: list[dict[str, Any]]) -> Node:
+    """Node "a" serving a build of the corpus, ingested just before it (every paper in the
+    overlap before the watermark, as after a bulk ingest)."""
+    node: Node = make_node("a")
+    ingest(engine, rows, "corpus")
+    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
+    return node
+
+
 def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
     engine: Engine,
-    make_node: Any,
-    embedder: Memoised,
-    rows: list[dict[str, Any]],
+    node: Node,
     spare_rows: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
     read: list[int],
@@ -136,9 +144,6 @@ def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
     # A bulk ingest just before the build: its papers sit in the overlap before the watermark.
     # With a short overlap, the first refresh reads them, the next ones no longer do.
     monkeypatch.setattr(delta_module, "OVERLAP", dt.timedelta(milliseconds=1))
-    node = make_node("a")
-    ingest(engine, rows, "corpus")
-    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
     node.follower.poll()
     node.follower.poll()
     node.follower.poll()
@@ -154,8 +159,7 @@ def test_a_refresh_does_not_read_again_what_an_earlier_one_read(
 
 def test_a_bulk_ingest_is_read_again_by_one_sweep_not_by_every_poll(
     engine: Engine,
-    make_node: Any,
-    embedder: Memoised,
+    node: Node,
     rows: list[dict[str, Any]],
     spare_rows: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
@@ -167,9 +171,6 @@ def test_a_bulk_ingest_is_read_again_by_one_sweep_not_by_every_poll(
     shift = [dt.timedelta(0)]
     real_now = delta_module.now
     monkeypatch.setattr(delta_module, "now", lambda: real_now() + shift[0])
-    node = make_node("a")
-    ingest(engine, rows, "corpus")
-    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
     second = dt.timedelta(seconds=1)
     for at in (0 * second, delta_module.NEAR + 5 * second, 2 * delta_module.NEAR + 10 * second):
         shift[0] = at
@@ -198,17 +199,10 @@ def test_a_bulk_ingest_is_read_again_by_one_sweep_not_by_every_poll(
 
 
 def test_a_delta_paper_scores_as_it_would_in_a_rebuilt_base(
-    engine: Engine,
-    make_node: Any,
-    embedder: Memoised,
-    rows: list[dict[str, Any]],
-    spare_rows: list[dict[str, Any]],
+    engine: Engine, node: Node, embedder: Memoised, spare_rows: list[dict[str, Any]]
 ) -> None:
     """Same BM25 weights (the base's statistics) and the same vectors: a query's scores of
     the delta paper equal those after `index`, up to the base statistics it changes."""
-    node = make_node("a")
-    ingest(engine, rows, "corpus")
-    run_index(engine=engine, root=node.settings.index_dir, embedder=embedder)
     ingest(engine, spare_rows[:1], "new")
     embed_stale(engine=engine, embedder=embedder)
     node.follower.poll()
