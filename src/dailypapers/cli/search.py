@@ -30,7 +30,9 @@ def index(ctx: Context, embed: bool | None, progress: bool) -> None:
     """
     settings = ctx.settings
     use_embeddings = settings.semantic_search if embed is None else embed
-    embedder = default_embedder()  # its key names the stored vectors; loaded only to embed
+    embedder = default_embedder(
+        settings.embedding_engine
+    )  # its key names the stored vectors; loaded only to embed
     try:
         report = run_index(
             engine=ctx.engine,
@@ -62,7 +64,11 @@ def index(ctx: Context, embed: bool | None, progress: bool) -> None:
 def search(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -> None:
     """Search the papers, as the site does."""
     settings = ctx.settings
-    embedder = default_embedder() if settings.semantic_search and mode != "keyword" else None
+    embedder = (
+        default_embedder(settings.embedding_engine)
+        if settings.semantic_search and mode != "keyword"
+        else None
+    )
     searcher = Searcher(SnapshotStore(settings.index_dir), embedder, settings.vector_search)
     with ctx.engine.connect() as conn:
         result = searcher.search(conn=conn, q=query, mode=mode, limit=limit)  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ def _serve(ctx: Context, host: str, port: int, workers: int, jobs: bool = True) 
         from dailypapers.index.embed_service import SOCKET_ENV, EmbeddingService
         from dailypapers.index.embedder import default_embedder
 
-        service = EmbeddingService(default_embedder()).start()
+        service = EmbeddingService(default_embedder(ctx.settings.embedding_engine)).start()
         os.environ[SOCKET_ENV] = str(service.path)
         click.echo("query embeddings: one model in this process for all workers")
     try:

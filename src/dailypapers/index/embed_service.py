@@ -294,12 +294,12 @@ class PendingVector:
                 self._owner._close()
 
 
-def embedder_for_worker(local: Embedder | None = None) -> Embedder:
+def embedder_for_worker(local: Embedder | None = None, *, engine: str = "onnxruntime") -> Embedder:
     """The service's client when ``serve`` started one for this process, else ``local``
-    (the process-wide model)."""
+    (the process-wide model on ``engine``)."""
     from dailypapers.index.embedder import default_embedder
 
-    model = local or default_embedder()
+    model = local or default_embedder(engine)
     path = os.environ.get(SOCKET_ENV)
     if not path:
         return model

@@ -1,4 +1,4 @@
-"""Sentence embeddings behind a small protocol: all-MiniLM-L6-v2 through ONNX Runtime.
+"""Sentence embeddings behind a small protocol: all-MiniLM-L6-v2 through ONNX Runtime or OpenVINO.
 
 The model ships inside the package (``index/model/``): an ONNX file built from the genuine
 upstream weights by ``scripts/export_model.py`` and the upstream tokenizer, both checked
@@ -9,17 +9,25 @@ requires cosine >= 0.999 with it for every text). The dense layers' weights are 
 integers (one scale per 32 inputs) multiplied in int8 by ONNX Runtime's MatMulNBits: 1.8x
 faster for a short query and 1.2x for abstracts than float32, 53 MiB less in memory
 (docs/search.md, "Which variant").
+
+The index stage can run the same file on OpenVINO instead (``engine="openvino"``, the
+``openvino`` extra): on a CPU with AVX-512 VNNI and BF16 it embeds abstracts about 1.8x as
+fast (int8 products as ONNX Runtime's, attention and the rest in bfloat16); where a CPU lacks
+VNNI it computes in float32. Both engines agree with the reference at cosine >= 0.999 and
+with each other at about 0.9998, so vectors are keyed by the model file, not the engine
+(docs/search.md, "Engines").
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -87,7 +95,30 @@ SHIPPED = ModelFiles(
 
 
 class ModelFileError(RuntimeError):
-    """A model file is missing, unreadable or not the one pinned."""
+    """A model file is missing, unreadable or not the one pinned, or its engine is not
+    installed."""
+
+
+EngineName = Literal["onnxruntime", "openvino"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
+# A batch of texts as the model reads them: token ids and attention mask, (rows, width) each.
+Batch = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+# Runs the model on batches, returning each one's vectors (in order).
+Runner = Callable[[Sequence[Batch]], list[Vectors]]
+
+
+def check_engine(engine: str) -> EngineName:
+    """``engine`` if it is one and its library is installed; ModelFileError (saying how to
+    install it) if not."""
+    if engine not in ENGINES:
+        raise ModelFileError(f"unknown embedding engine {engine!r}: use one of {ENGINES}")
+    if importlib.util.find_spec(engine) is None:
+        extra = " 'dailypapers[openvino]'" if engine == "openvino" else " dailypapers again"
+        raise ModelFileError(
+            f"the embedding engine {engine} is not installed: pip install{extra}, or set "
+            "DAILYPAPERS_EMBEDDING_ENGINE=onnxruntime"
+        )
+    return engine  # type: ignore[return-value]
 
 
 def check_file(path: Path, sha256: str) -> None:
@@ -118,11 +149,89 @@ def default_threads() -> int:
     return max(1, min(2, cores or 1))
 
 
-class MiniLMEmbedder:
-    """sentence-transformers/all-MiniLM-L6-v2 on the CPU with ONNX Runtime, from package files.
+def _onnxruntime(model: Path, threads: int) -> Runner:
+    import onnxruntime
 
-    One instance serves every thread of a process: the session is created once (on first
-    use) and ONNX Runtime's ``run`` is thread-safe.
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle pool threads sleep instead of spinning for the next run: in `serve` the model
+    # shares the cores with the web workers, which a spinning thread starved
+    # (bench/search_latency.py: keyword searches 4 -> 10 ms beside 2 spinning threads).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    def run(batches: Sequence[Batch]) -> list[Vectors]:
+        # One batch after another, each on all the threads (``run`` is thread-safe).
+        return [
+            np.asarray(
+                session.run(None, {"input_ids": ids, "attention_mask": mask})[0],
+                dtype=np.float32,
+            )
+            for ids, mask in batches
+        ]
+
+    return run
+
+
+def _openvino(model: Path, threads: int) -> Runner:
+    import openvino
+
+    core = openvino.Core()
+    # OpenVINO reads the ONNX file itself (MatMulNBits included): int8 weights, products in
+    # int8 with the activations quantised per 32 inputs where the CPU has VNNI (as ONNX
+    # Runtime's kernel does), float32 otherwise; the rest in bfloat16 where the CPU has it.
+    # One stream of one thread per core, each batch on one stream: 1.17-1.19x the papers per
+    # second of one batch at a time on both threads (bench/README.md). Threads not pinned to
+    # cores: in `serve` the model shares them with the web workers.
+    compiled = core.compile_model(
+        core.read_model(str(model)),
+        "CPU",
+        {
+            "PERFORMANCE_HINT": "THROUGHPUT",
+            "NUM_STREAMS": threads,
+            "INFERENCE_NUM_THREADS": threads,
+            "ENABLE_CPU_PINNING": False,
+        },
+    )
+    streams = int(compiled.get_property("NUM_STREAMS"))
+
+    def run(batches: Sequence[Batch]) -> list[Vectors]:
+        # A queue of its own per call: an infer request is not thread-safe, and threads that
+        # embed at once each get their own requests.
+        out: list[Vectors] = [np.empty(0, dtype=np.float32)] * len(batches)
+        jobs = openvino.AsyncInferQueue(compiled, max(1, min(streams, len(batches))))
+
+        def done(request: Any, index: int) -> None:
+            # Copied: the request's output buffer is overwritten by its next batch.
+            out[index] = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+
+        jobs.set_callback(done)
+        for index, (ids, mask) in enumerate(batches):
+            jobs.start_async({"input_ids": ids, "attention_mask": mask}, index)
+        jobs.wait_all()
+        return out
+
+    return run
+
+
+_RUNNERS: dict[str, Callable[[Path, int], Runner]] = {
+    "onnxruntime": _onnxruntime,
+    "openvino": _openvino,
+}
+
+
+class MiniLMEmbedder:
+    """sentence-transformers/all-MiniLM-L6-v2 on the CPU, from package files.
+
+    One instance serves every thread of a process: each engine is started once (on first
+    use) and its runner is thread-safe. A single text (a query) always runs on ONNX Runtime;
+    many texts (the index stage) run on ``engine``. OpenVINO is the faster engine for batches
+    only: for one short query it is no faster, and beside the web workers on the same cores it
+    made cold searches about 10 % slower (bench/README.md, "OpenVINO for the index stage").
+    ``engine`` is checked when the embedder is made (ModelFileError if it is not installed),
+    so a server refuses to start rather than failing at its first index run.
     """
 
     dim = 384
@@ -132,58 +241,58 @@ class MiniLMEmbedder:
         files: ModelFiles = SHIPPED,
         directory: Path = MODEL_DIR,
         threads: int | None = None,
+        engine: str = "onnxruntime",
     ) -> None:
         self.files = files
         self.directory = directory
         self.threads = threads or default_threads()
+        self.engine = check_engine(engine)
         self.key = files.key
-        self._session: Any = None
+        self._runners: dict[str, Runner] = {}
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
-        """Check both files' hashes and start the ONNX Runtime session (once)."""
-        with self._lock:
-            if self._session is not None:
-                return
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            import onnxruntime
-            from tokenizers import Tokenizer
+        """Check both files' hashes and start the query engine, ONNX Runtime (once)."""
+        self._runner("onnxruntime")
 
+    def _runner(self, engine: str) -> Runner:
+        """``engine``'s runner, started on first use (the model file's hash checked first)."""
+        runner = self._runners.get(engine)
+        if runner is not None:
+            return runner
+        with self._lock:
+            if engine in self._runners:
+                return self._runners[engine]
             files = self.files
             vocab, model = self.directory / files.tokenizer, self.directory / files.model
-            check_file(vocab, files.tokenizer_sha256)
-            check_file(model, files.model_sha256)
-            # From the paths, not from bytes in memory: that kept 40 MiB more per process.
-            tokenizer = Tokenizer.from_file(str(vocab))
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            # Idle pool threads sleep instead of spinning for the next run: in `serve` the
-            # model shares the cores with the web workers, which a spinning thread starved
-            # (bench/search_latency.py: keyword searches 4 -> 10 ms beside 2 spinning threads).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.log_severity_level = 3
-            self._session = onnxruntime.InferenceSession(
-                str(model), options, providers=["CPUExecutionProvider"]
-            )
-            self._tokenizer = tokenizer
+            if self._tokenizer is None:
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                from tokenizers import Tokenizer
 
-    def _run(self, rows: Sequence[Sequence[int]]) -> Vectors:
+                check_file(vocab, files.tokenizer_sha256)
+                # From the paths, not from bytes in memory: that kept 40 MiB more per process.
+                tokenizer = Tokenizer.from_file(str(vocab))
+                tokenizer.no_padding()
+                tokenizer.enable_truncation(max_length=MAX_TOKENS)
+                self._tokenizer = tokenizer
+            check_file(model, files.model_sha256)
+            runner = self._runners[engine] = _RUNNERS[engine](model, self.threads)
+            return runner
+
+    @staticmethod
+    def _batch(rows: Sequence[Sequence[int]]) -> Batch:
         width = max(len(row) for row in rows)
         ids = np.zeros((len(rows), width), dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
-        (vectors,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return np.asarray(vectors, dtype=np.float32)
+        return ids, mask
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text as the model reads it: [CLS] ... [SEP], at most MAX_TOKENS."""
-        if self._session is None:
+        if self._tokenizer is None:
             self.load()
         if len(texts) == 1:
             return [self._tokenizer.encode(texts[0]).ids]
@@ -195,9 +304,9 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows = self.token_ids(texts)
         if len(rows) == 1:
-            return self._run(rows)
+            return self._runner("onnxruntime")([self._batch(rows)])[0]
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        chunks = []
         start = 0
         while start < len(order):
             # Sorted by length: the batch's last row is its longest, so padding stays small.
@@ -208,23 +317,26 @@ class MiniLMEmbedder:
                 and (end - start + 1) * len(rows[order[end]]) <= BATCH_TOKENS
             ):
                 end += 1
-            chosen = order[start:end]
-            out[chosen] = self._run([rows[i] for i in chosen])
+            chunks.append(order[start:end])
             start = end
+        vectors = self._runner(self.engine)([self._batch([rows[i] for i in c]) for c in chunks])
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        for chosen, chunk_vectors in zip(chunks, vectors, strict=True):
+            out[chosen] = chunk_vectors
         return out
 
 
-_default: MiniLMEmbedder | None = None
+_defaults: dict[str, MiniLMEmbedder] = {}
 _default_lock = threading.Lock()
 
 
-def default_embedder() -> MiniLMEmbedder:
-    """The process-wide embedder (its model is loaded on first use)."""
-    global _default
+def default_embedder(engine: str = "onnxruntime") -> MiniLMEmbedder:
+    """The process-wide embedder on ``engine`` (the setting ``embedding_engine``; its model
+    is loaded on first use). ModelFileError when the engine is not installed."""
     with _default_lock:
-        if _default is None:
-            _default = MiniLMEmbedder()
-        return _default
+        if engine not in _defaults:
+            _defaults[engine] = MiniLMEmbedder(engine=engine)
+        return _defaults[engine]
 
 
 def paper_text(title: str, abstract: str) -> str:

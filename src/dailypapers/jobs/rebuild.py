@@ -72,7 +72,9 @@ def main() -> int:
         report = rebuild(
             engine=engine,
             settings=settings,
-            embedder=default_embedder() if settings.semantic_search else None,
+            embedder=default_embedder(settings.embedding_engine)
+            if settings.semantic_search
+            else None,
         )
     except AlreadyRunning:
         return BUSY

@@ -76,7 +76,7 @@ class Runner:
         if not self.settings.semantic_search:
             return None
         if self._embedder is None:
-            self._embedder = default_embedder()
+            self._embedder = default_embedder(self.settings.embedding_engine)
         return self._embedder
 
     def work(self) -> dict[str, Any]:

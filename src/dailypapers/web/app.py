@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or engine_from_settings(settings)
     app.state.searcher = Searcher(
         SnapshotStore(settings.index_dir),
-        embedder_for_worker() if settings.semantic_search else None,
+        embedder_for_worker(engine=settings.embedding_engine) if settings.semantic_search else None,
         settings.vector_search,
     )
     app.state.follower = Follower(
