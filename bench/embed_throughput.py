@@ -5,7 +5,8 @@ ingests them into an empty database and times the index stage's embedding step
 (``embed_stale``: finding stale papers, fetching texts, embedding in batches, storing each
 batch). Prints one JSON line with both rates and their ratio (goal: >= 0.9).
 
-    .venv/bin/python bench/embed_throughput.py --papers 1000 [--backend sqlite|postgresql]
+    .venv/bin/python bench/embed_throughput.py --papers 1000 [--backend sqlite|postgresql] \
+        [--engine onnxruntime|openvino]
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=1000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--engine", choices=["onnxruntime", "openvino"], default="onnxruntime")
     args = parser.parse_args()
     rows = load_feed(limit=args.papers)
     texts = [paper_text(clean_line(r["title"]), clean_abstract(r["abstract"])) for r in rows]
-    model = MiniLMEmbedder()
+    model = MiniLMEmbedder(engine=args.engine)
     model.embed(["warm up"])  # load the weights outside the timings
     log(f"raw: embedding {len(texts)} texts")
     started = time.perf_counter()
@@ -70,6 +72,7 @@ def main() -> None:
         {
             "bench": "embed_throughput",
             "backend": args.backend,
+            "engine": args.engine,
             "papers": len(texts),
             "embedded": count,
             "raw_papers_per_s": round(raw_rate, 1),

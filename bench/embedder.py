@@ -12,7 +12,13 @@ On N real abstracts of the shared feed (or the bundled sample with --sample):
 - ``rss_mib``: the process's resident memory before importing the engine, after loading the
   model, and after the indexing run.
 
-    .venv/bin/python bench/embedder.py --papers 1000 [--threads 2] [--sample]
+With ``--engines onnxruntime openvino`` both engines run on the same texts in one process, one
+after the other (one JSON line each, then their ``ratio`` line: the second's rate over the
+first's); the raw runtime (ONNX Runtime) is measured once. The second engine's ``rss_mib``
+starts where the first left it, so compare memory from separate runs.
+
+    .venv/bin/python bench/embedder.py --papers 1000 [--threads 2] [--sample] \
+        [--engines onnxruntime openvino]
 """
 
 from __future__ import annotations
@@ -53,10 +59,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sample", action="store_true", help="the bundled sample, not the feed")
+    parser.add_argument(
+        "--engines", nargs="+", choices=["onnxruntime", "openvino"], default=["onnxruntime"]
+    )
     args = parser.parse_args()
-    rss_start = rss_mib()
 
-    from dailypapers.index.embedder import MODEL_DIR, SHIPPED, MiniLMEmbedder, paper_text
+    from dailypapers.index.embedder import paper_text
     from dailypapers.ingest.normalize import clean_abstract, clean_line
 
     if args.sample:
@@ -67,16 +75,46 @@ def main() -> None:
     else:
         rows = load_feed(limit=args.papers)
     texts = [paper_text(clean_line(r["title"]), clean_abstract(r["abstract"])) for r in rows]
+    raw_rate: float | None = None
+    rates = []
+    for name in args.engines:
+        result = measure(args, name, rows, texts, raw=raw_rate is None)
+        raw_rate = raw_rate or result["raw_papers_per_s"]
+        result["raw_papers_per_s"] = raw_rate
+        result["ratio"] = round(result["engine_papers_per_s"] / raw_rate, 2)
+        rates.append(result["engine_papers_per_s"])
+        emit(result)
+    if len(rates) > 1:
+        emit(
+            {
+                "bench": "embedder",
+                "kind": "ratio",
+                "of": f"{args.engines[1]} / {args.engines[0]}",
+                "papers_per_s": round(rates[1] / rates[0], 2),
+                "load_average": load_average(),
+            }
+        )
+
+
+def measure(
+    args: argparse.Namespace, name: str, rows: list[dict], texts: list[str], *, raw: bool
+) -> dict:
+    """One engine's figures (and the raw runtime's when ``raw``) as a JSON-ready dict."""
+    from dailypapers.index.embedder import MODEL_DIR, SHIPPED, MiniLMEmbedder
+    from dailypapers.ingest.normalize import clean_line
+
+    rss_start = rss_mib()
     started = time.perf_counter()
-    engine = MiniLMEmbedder(threads=args.threads)
-    engine.load()
+    engine = MiniLMEmbedder(threads=args.threads, engine=name)
+    engine.embed(texts[:2])  # starts the engines a node holds: queries' and batches'
+
     load_seconds = time.perf_counter() - started
     rss_loaded = rss_mib()
     ids = engine.token_ids(texts)
     tokens = sum(len(row) for row in ids)
     engine.embed(texts[:8])  # first run allocates the arena
 
-    log(f"engine: {len(texts)} texts, {args.threads} threads")
+    log(f"engine {name}: {len(texts)} texts, {args.threads} threads")
     started = time.perf_counter()
     for start in range(0, len(texts), args.batch_size):
         engine.embed(texts[start : start + args.batch_size])
@@ -86,31 +124,33 @@ def main() -> None:
     import numpy as np
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    raw = onnxruntime.InferenceSession(
-        str(MODEL_DIR / SHIPPED.model), options, providers=["CPUExecutionProvider"]
-    )
-    log("raw runtime: fixed batches of 32 in feed order")
-    started = time.perf_counter()
+    raw_rate = 0.0
     padded = 0
-    for start in range(0, len(ids), 32):
-        batch = ids[start : start + 32]
-        width = max(len(row) for row in batch)
-        padded += width * len(batch)
-        input_ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros_like(input_ids)
-        for i, row in enumerate(batch):
-            input_ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        raw.run(None, {"input_ids": input_ids, "attention_mask": mask})
-    raw_seconds = time.perf_counter() - started
-    del raw
+    if raw:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        session = onnxruntime.InferenceSession(
+            str(MODEL_DIR / SHIPPED.model), options, providers=["CPUExecutionProvider"]
+        )
+        log("raw runtime (ONNX Runtime): fixed batches of 32 in feed order")
+        started = time.perf_counter()
+        for start in range(0, len(ids), 32):
+            batch = ids[start : start + 32]
+            width = max(len(row) for row in batch)
+            padded += width * len(batch)
+            input_ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(input_ids)
+            for i, row in enumerate(batch):
+                input_ids[i, : len(row)] = row
+                mask[i, : len(row)] = 1
+            session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        raw_rate = len(texts) / (time.perf_counter() - started)
+        del session
 
     queries = [clean_line(r["title"])[:60] for r in rows[: args.queries]]
     latency: dict[str, dict[str, float]] = {}
     for threads in sorted({1, args.threads}):
-        single = MiniLMEmbedder(threads=threads)
+        single = MiniLMEmbedder(threads=threads, engine=name)
         single.embed(["warm up"])
         times = []
         for query in queries:
@@ -121,28 +161,26 @@ def main() -> None:
             "p50": round(statistics.median(times), 2),
             "p95": round(percentile(times, 95), 2),
         }
-    emit(
-        {
-            "bench": "embedder",
-            "model": engine.key,
-            "papers": len(texts),
-            "tokens_per_paper": round(tokens / len(texts), 1),
-            "threads": args.threads,
-            "load_seconds": round(load_seconds, 3),
-            "engine_papers_per_s": round(len(texts) / engine_seconds, 1),
-            "raw_papers_per_s": round(len(texts) / raw_seconds, 1),
-            "ratio": round(raw_seconds / engine_seconds, 2),
-            "raw_padding_share": round(1 - tokens / padded, 3),
-            "query_ms": latency,
-            "rss_mib": {
-                "start": round(rss_start),
-                "model_loaded": round(rss_loaded),
-                "after_indexing": round(rss_indexed),
-            },
-            "load_average": load_average(),
-            "machine": machine_info(),
-        }
-    )
+    return {
+        "bench": "embedder",
+        "engine": name,
+        "model": engine.key,
+        "papers": len(texts),
+        "tokens_per_paper": round(tokens / len(texts), 1),
+        "threads": args.threads,
+        "load_seconds": round(load_seconds, 3),
+        "engine_papers_per_s": round(len(texts) / engine_seconds, 1),
+        "raw_papers_per_s": round(raw_rate, 1),
+        "raw_padding_share": round(1 - tokens / padded, 3) if padded else None,
+        "query_ms": latency,
+        "rss_mib": {
+            "start": round(rss_start),
+            "model_loaded": round(rss_loaded),
+            "after_indexing": round(rss_indexed),
+        },
+        "load_average": load_average(),
+        "machine": machine_info(),
+    }
 
 
 if __name__ == "__main__":

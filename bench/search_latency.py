@@ -692,6 +692,7 @@ def main() -> None:
                 # Thread counts of torch and BLAS in the server change the figures a lot.
                 "thread_env": {name: os.environ.get(name) for name in THREAD_ENV},
                 "vector_search": os.environ.get("DAILYPAPERS_VECTOR_SEARCH", "auto"),
+                "embedding_engine": os.environ.get("DAILYPAPERS_EMBEDDING_ENGINE", "onnxruntime"),
             }
             setup = {"cached": corpus.cached, "seconds": corpus.seconds, "counts": corpus.counts}
             if args.delta:

@@ -154,6 +154,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--max-tokens", type=int, help="truncate texts to N tokens (default: MAX_TOKENS, 256)"
     )
+    parser.add_argument(
+        "--engine",
+        choices=["onnxruntime", "openvino"],
+        default="onnxruntime",
+        help="what embeds papers and queries (give each engine its own --cache: the cache is "
+        "keyed by model, and both engines run the same model)",
+    )
     args = parser.parse_args()
     if not args.beir and not args.self_check:
         parser.error("--beir is required (or --self-check)")
@@ -177,8 +184,8 @@ def main() -> None:
         embedder_module.MAX_TOKENS = args.max_tokens
     embedder: Embedder | None = None
     if modes != ["keyword"]:
-        embedder = MiniLMEmbedder()
-        log(f"embedder {embedder.key}")
+        embedder = MiniLMEmbedder(engine=args.engine)
+        log(f"embedder {embedder.key} on {args.engine}")
         if args.cache:
             embedder = CachedEmbedder(embedder, args.cache)
     log(f"{beir.name}: {len(beir.corpus)} documents, {len(queries)} queries, {args.backend}")
@@ -196,6 +203,7 @@ def main() -> None:
                 "dataset": beir.name,
                 "mode": mode,
                 "backend": args.backend,
+                "engine": args.engine,
                 "max_tokens": embedder_module.MAX_TOKENS,
                 **metrics.mean(scores),
                 "docs": len(beir.corpus),
