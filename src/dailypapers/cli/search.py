@@ -30,9 +30,8 @@ def index(ctx: Context, embed: bool | None, progress: bool) -> None:
     """
     settings = ctx.settings
     use_embeddings = settings.semantic_search if embed is None else embed
-    embedder = default_embedder(
-        settings.embedding_engine
-    )  # its key names the stored vectors; loaded only to embed
+    # Its key names the stored vectors; the model is loaded only to embed.
+    embedder = default_embedder(settings.embedding_engine)
     try:
         report = run_index(
             engine=ctx.engine,

@@ -229,7 +229,8 @@ class MiniLMEmbedder:
     use) and its runner is thread-safe. A single text (a query) always runs on ONNX Runtime;
     many texts (the index stage) run on ``engine``. OpenVINO is the faster engine for batches
     only: for one short query it is no faster, and beside the web workers on the same cores it
-    made cold searches about 10 % slower (bench/README.md, "OpenVINO for the index stage").
+    made cold searches slower in two of three paired runs (bench/README.md, "OpenVINO for the
+    index stage").
     ``engine`` is checked when the embedder is made (ModelFileError if it is not installed),
     so a server refuses to start rather than failing at its first index run.
     """
