@@ -198,19 +198,28 @@ def _openvino(model: Path, threads: int) -> Runner:
     streams = int(compiled.get_property("NUM_STREAMS"))
 
     def run(batches: Sequence[Batch]) -> list[Vectors]:
-        # A queue of its own per call: an infer request is not thread-safe, and threads that
-        # embed at once each get their own requests.
-        out: list[Vectors] = [np.empty(0, dtype=np.float32)] * len(batches)
-        jobs = openvino.AsyncInferQueue(compiled, max(1, min(streams, len(batches))))
+        # Requests of its own per call (an infer request is not thread-safe), one per stream,
+        # each batch on the next in turn (they are of similar size). Waited for here, not with
+        # a Python callback on OpenVINO's threads: a model freed by the garbage collector
+        # while a callback's function was still held hung the process in its destructor.
+        requests = [compiled.create_infer_request() for _ in range(min(streams, len(batches)))]
+        running: dict[int, int] = {}  # request -> the batch it runs
+        out: list[Vectors] = []
 
-        def done(request: Any, index: int) -> None:
+        def collect(slot: int) -> None:
+            requests[slot].wait()
             # Copied: the request's output buffer is overwritten by its next batch.
-            out[index] = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+            out[running.pop(slot)] = np.array(requests[slot].get_output_tensor(0).data)
 
-        jobs.set_callback(done)
+        out.extend(np.empty(0, dtype=np.float32) for _ in batches)
         for index, (ids, mask) in enumerate(batches):
-            jobs.start_async({"input_ids": ids, "attention_mask": mask}, index)
-        jobs.wait_all()
+            slot = index % len(requests)
+            if slot in running:
+                collect(slot)
+            requests[slot].start_async({"input_ids": ids, "attention_mask": mask})
+            running[slot] = index
+        for slot in list(running):
+            collect(slot)
         return out
 
     return run
