@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import emit, load_feed, log, machine_info, temp_database  # noqa: E402
 
 from dailypapers.index.build import embed_stale  # noqa: E402
-from dailypapers.index.embedder import MiniLMEmbedder, paper_text  # noqa: E402
+from dailypapers.index.embedder import ENGINES, MiniLMEmbedder, paper_text  # noqa: E402
 from dailypapers.ingest.normalize import clean_abstract, clean_line  # noqa: E402
 from dailypapers.ingest.pipeline import run_ingest  # noqa: E402
 from dailypapers.records import RawPaper  # noqa: E402
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=1000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--engine", choices=["onnxruntime", "openvino"], default="onnxruntime")
+    parser.add_argument("--engine", choices=ENGINES, default="onnxruntime")
     args = parser.parse_args()
     rows = load_feed(limit=args.papers)
     texts = [paper_text(clean_line(r["title"]), clean_abstract(r["abstract"])) for r in rows]

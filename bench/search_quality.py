@@ -49,7 +49,7 @@ from sqlalchemy import Engine
 
 from dailypapers.index import embedder as embedder_module
 from dailypapers.index.build import run_index
-from dailypapers.index.embedder import Embedder, MiniLMEmbedder
+from dailypapers.index.embedder import ENGINES, Embedder, MiniLMEmbedder
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.ingest.pipeline import run_ingest
 from dailypapers.queries.search import Mode, Searcher
@@ -156,7 +156,7 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--engine",
-        choices=["onnxruntime", "openvino"],
+        choices=ENGINES,
         default="onnxruntime",
         help="what embeds papers and queries (give each engine its own --cache: the cache is "
         "keyed by model, and both engines run the same model)",

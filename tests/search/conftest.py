@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dailypapers.demo import sample_path
+from dailypapers.index import embedder as embedder_module
 from dailypapers.index.build import run_index
 from dailypapers.index.embedder import MiniLMEmbedder, Vectors, default_embedder
 from dailypapers.ingest.pipeline import run_ingest
@@ -103,3 +105,15 @@ def corpus(engine: Engine, settings: Settings, embedder: Memoised) -> Corpus:
     ingest_rows(engine, rows)
     run_index(engine=engine, root=settings.index_dir, embedder=embedder)
     return Corpus(rows)
+
+
+@pytest.fixture
+def without_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenVINO as if not installed, in a process that has made no embedder yet."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "openvino" else real(name, *args),
+    )
+    monkeypatch.setattr(embedder_module, "_defaults", {})

@@ -4,7 +4,6 @@ model, checked files, no torch, no network."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import platform
 import shutil
@@ -131,15 +130,8 @@ def test_on_openvino_batches_run_there_and_a_single_query_on_onnx_runtime() -> N
     assert set(embedder._runners) == {"onnxruntime", "openvino"}
 
 
-def test_an_engine_that_is_not_installed_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "openvino" else real(name, *args),
-    )
+@pytest.mark.usefixtures("without_openvino")
+def test_an_engine_that_is_not_installed_is_a_clear_error() -> None:
     with pytest.raises(ModelFileError, match=r"pip install 'dailypapers\[openvino\]'"):
         MiniLMEmbedder(engine="openvino")
     with pytest.raises(ModelFileError, match="unknown embedding engine 'torch'"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import threading
 from typing import Any
@@ -14,7 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from dailypapers.cli import cli
-from dailypapers.index import embedder as embedder_module
 from dailypapers.index.build import build
 from dailypapers.index.snapshot import SnapshotStore
 from dailypapers.queries.search import Filters, Searcher
@@ -232,19 +230,16 @@ def test_cli_indexes_and_searches_on_the_openvino_engine(
 
 
 def test_cli_refuses_an_engine_it_cannot_run(
-    cli_env: dict[str, str], corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+    cli_env: dict[str, str],
+    corpus: Corpus,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.setenv("DAILYPAPERS_EMBEDDING_ENGINE", "tensorflow")
     result = CliRunner().invoke(cli, ["search", "graph neural networks"])
     assert result.exit_code == 1 and "invalid setting embedding_engine" in result.output
     monkeypatch.setenv("DAILYPAPERS_EMBEDDING_ENGINE", "openvino")
-    monkeypatch.setattr(embedder_module, "_defaults", {})  # as in a process that starts
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "openvino" else real(name, *args),
-    )
+    request.getfixturevalue("without_openvino")
     result = CliRunner().invoke(cli, ["search", "graph neural networks"])
     assert result.exit_code == 1, result.output
     assert "pip install 'dailypapers[openvino]'" in result.output
