@@ -109,3 +109,27 @@ def test_indexes_saved_with_json_vocabularies_still_load(tmp_path: Path) -> None
     assert isinstance(old.vocabulary, dict) and old.indices.dtype == np.int64
     assert np.array_equal(old.scores(["graph", "learn"]), index.scores(["graph", "learn"]))
     assert list(old.fields["author"].docs("emile")) == [2]
+
+
+def test_holding_tells_which_documents_contain_a_term(tmp_path: Path) -> None:
+    """``holding`` (word coverage in hybrid fusion) agrees with the posting lists, on a saved
+    index (int32 document numbers, memory-mapped) and on a base joined with a delta."""
+    from dailypapers.index.delta import _JoinedKeyword
+
+    index = KeywordIndex.build(DOCS)
+    index.save(tmp_path)
+    loaded = KeywordIndex.load(tmp_path)
+    every = np.arange(3, dtype=np.int64)
+    for built in (index, loaded):
+        assert built.holding("learn", every).tolist() == [True, True, False]
+        assert built.holding("learn", np.array([2, 0])).tolist() == [False, True]
+        assert not built.holding("zzzz", every).any()
+        assert built.holding("graph", np.empty(0, dtype=np.int64)).size == 0
+    extra = KeywordIndex.build([IndexedDoc("Learning codes", "codes", [], ["cs.IT"])])
+    joined = _JoinedKeyword(loaded, extra, np.empty(0, dtype=np.int64))
+    both = np.array([0, 2, 3], dtype=np.int64)
+    assert joined.holding("learn", both).tolist() == [True, False, True]
+    assert joined.holding("code", both).tolist() == [False, True, True]
+    assert joined.holding("learn", both).tolist() == [
+        int(d) in set(joined.docs_with("learn").tolist()) for d in both
+    ]

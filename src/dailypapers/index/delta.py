@@ -210,6 +210,15 @@ class _JoinedKeyword:
             [self.base.docs_with(term), self.extra.docs_with(term) + self.base.n_docs]
         )
 
+    def holding(self, term: str, docs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of ``docs`` contain an analysed term (each part searched on its own)."""
+        n = self.base.n_docs
+        extra = docs >= n
+        held = np.zeros(len(docs), dtype=np.bool_)
+        held[~extra] = self.base.holding(term, docs[~extra])
+        held[extra] = self.extra.holding(term, docs[extra] - n)
+        return held
+
     def idf(self, term: str) -> float:
         """The base's inverse document frequency (the delta is weighed with it)."""
         return self.base.idf(term)

@@ -380,6 +380,16 @@ class KeywordIndex:
         """Document numbers containing an (analysed) term anywhere."""
         return self._postings(term)[0]
 
+    def holding(self, term: str, docs: IntArray) -> npt.NDArray[np.bool_]:
+        """Which of ``docs`` (document numbers) contain an analysed term: a binary search of
+        its posting list, not a copy of it."""
+        found = self.docs_with(term)
+        if not len(found) or not len(docs):
+            return np.zeros(len(docs), dtype=np.bool_)
+        wanted = np.asarray(docs).astype(found.dtype, copy=False)
+        at = np.minimum(np.searchsorted(found, wanted), len(found) - 1)
+        return np.asarray(found[at] == wanted)
+
     def scores(self, terms: Sequence[str]) -> FloatArray:
         """Dense BM25 scores of every document for the query terms (repeats count once).
 
