@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dailypapers.ranking import hybrid
 from dailypapers.ranking.hybrid import Ranked
@@ -77,3 +78,52 @@ def test_top_is_the_exact_best_whatever_the_size_and_ties() -> None:
                 expected = _best(scores, k, keep)
                 assert got.positions.tolist() == expected, (n, k, kind)
                 assert got.scores.tolist() == scores[expected].tolist()
+
+
+def test_word_coverage_keeps_the_paper_holding_every_word_first() -> None:
+    """Two lookups of the known-item sets in numbers: the paper holding every word (0) leads
+    BM25; the other (1) holds fewer and is closer by embedding."""
+
+    def first(
+        keyword: list[float], similarity: list[float], coverage: list[float] | None, alpha: float
+    ) -> int:
+        fused = hybrid.fuse(
+            Ranked(np.array([0, 1]), np.array(keyword, dtype=np.float32)),
+            Ranked(np.array([1, 0]), np.array(sorted(similarity)[::-1], dtype=np.float32)),
+            np.array(similarity, dtype=np.float32),
+            alpha=alpha,
+            limit=2,
+            coverage=None if coverage is None else np.array(coverage, dtype=np.float32),
+        )
+        return int(fused.positions[0])
+
+    # "cellular automaton" (2 terms): 1 holds one of the two words.
+    rare = ([1.0, 0.9666], [0.29, 0.62])
+    assert first(*rare, None, hybrid.keyword_weight(2)) == 1
+    assert first(*rare, [1.0, 0.5], hybrid.keyword_weight(2)) == 0
+    # A title with a word left out (6 terms): 1 holds five of the six.
+    title = ([1.0, 0.889], [0.49, 0.65])
+    assert first(*title, None, hybrid.keyword_weight(6)) == 1
+    assert first(*title, [1.0, 5 / 6], hybrid.keyword_weight(6)) == 0
+    assert [hybrid.uses_coverage(n) for n in (1, 4, 8, 9, 20)] == [True] * 3 + [False] * 2
+    assert hybrid.uses_coverage(20, exact=True)
+    # Short queries: the share held, gently; long ones: every word or not.
+    shares = np.array([1.0, 0.75, 0.5, 0.0], dtype=np.float32)
+    assert hybrid.coverage_factor(shares, long=False).tolist() == pytest.approx(
+        [1.0, 0.75**0.25, 0.5**0.25, 0.0]
+    )
+    assert hybrid.coverage_factor(shares, long=True).tolist() == [1.0] + [0.75] * 3
+
+
+def test_full_coverage_everywhere_changes_nothing() -> None:
+    """Scores are divided by the best after scaling: the same order and scores as without."""
+    keyword = Ranked(np.array([0, 1, 2]), np.array([2.0, 1.5, 0.5], dtype=np.float32))
+    semantic = Ranked(np.array([2, 0]), np.array([0.7, 0.5], dtype=np.float32))
+    similarity = np.array([0.5, 0.3, 0.7], dtype=np.float32)
+    for alpha in (0.8, 0.7, 0.4):
+        plain = hybrid.fuse(keyword, semantic, similarity, alpha=alpha, limit=3)
+        full = hybrid.fuse(
+            keyword, semantic, similarity, alpha=alpha, limit=3, coverage=np.ones(3, np.float32)
+        )
+        assert plain.positions.tolist() == full.positions.tolist()
+        assert np.array_equal(plain.scores, full.scores)

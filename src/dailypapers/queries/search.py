@@ -326,7 +326,9 @@ class Searcher:
         union = np.union1d(keyword.positions[: hybrid.CANDIDATES], semantic.positions)
         similarity = _similarities(snapshot, union, semantic, vector)
         exact = bool(parsed.phrases or parsed.title)
-        alpha = hybrid.keyword_weight(len(set(terms)), exact=exact)
+        n_terms = len(set(terms))
+        alpha = hybrid.keyword_weight(n_terms, exact=exact)
+        weigh_coverage = hybrid.uses_coverage(n_terms, exact=exact)
         fused = hybrid.fuse(
             Ranked(keyword.positions[: hybrid.CANDIDATES], keyword.scores[: hybrid.CANDIDATES]),
             semantic,
@@ -334,6 +336,7 @@ class Searcher:
             alpha=alpha,
             limit=MAX_RESULTS,
             union=union,
+            coverage=_coverage(snapshot, terms, union) if weigh_coverage else None,
         )
         # Keyword matches beyond the fused candidates keep their BM25 order after them.
         rest = keyword.positions[~_among(keyword.positions, fused.positions)]
@@ -542,6 +545,21 @@ def _similarities(
 def _floored(sims: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Similarities as the semantic step's scores: those not positive become ``FLOOR``."""
     return np.where(sims > 0, sims, FLOOR).astype(np.float32)
+
+
+def _coverage(
+    snapshot: Searchable, terms: Sequence[str], union: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32] | None:
+    """The share of the query's words that each paper of ``union`` holds; None for fewer than
+    two words. (A word no paper holds scales every paper's share alike, which the division by
+    the best keyword score undoes.)"""
+    distinct = list(dict.fromkeys(terms))
+    if len(distinct) < 2:
+        return None
+    held = np.zeros(len(union), dtype=np.float32)
+    for term in distinct:
+        held += snapshot.keyword.holding(term, union)
+    return held / np.float32(len(distinct))
 
 
 def _among(values: npt.NDArray[np.int64], pool: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

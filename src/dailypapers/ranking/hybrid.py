@@ -6,7 +6,10 @@ known-item lookups where plain keyword search is hard to beat, while questions a
 gain most from the embeddings. It also grows when the embeddings find nothing close to the
 query (names, rare terms the model does not know), so their noise cannot reorder keyword
 hits; long queries (claims, questions) trust the embeddings from a lower similarity than
-short ones. ``bench/search_quality.py`` measures the choices (bench/README.md).
+short ones. A paper's BM25 score is also scaled by the share of the query's words it holds
+(``coverage_factor``), so that the one paper holding every word of a lookup is not overtaken
+by a paper about some of them. ``bench/search_quality.py`` measures the choices
+(bench/README.md).
 """
 
 from __future__ import annotations
@@ -103,6 +106,37 @@ UNSURE_LONG = 0.25
 SURE_LONG = 0.45
 
 
+# Word coverage. In short queries (one to four terms, phrases, ``title:``) each paper's BM25
+# score is multiplied by (the share of the query's words it holds) ** COVERAGE_POWER before the
+# keyword scores are divided by their best: two-word lookups lost their paper, the only one
+# holding both words, to a paper holding one of them often and close to the query by
+# embedding (known-item sets, `rare`), and a gentle power keeps topical short queries, whose
+# relevant papers often lack a word, about as they were. In queries of five to
+# COVERAGE_TERMS terms a paper missing any word keeps MISSING_A_WORD of its BM25: a title
+# remembered with a word left out lost its paper, the one holding every word, to a paper on
+# the same topic lacking one; claims' relevant papers rarely hold all their words, so this
+# moved 3 of 351 such SciFact train claims. Longer queries are fused without it (it cost
+# SciFact's claims). bench/README.md, "Word coverage".
+COVERAGE_POWER = 0.25
+COVERAGE_TERMS = 8
+MISSING_A_WORD = 0.75
+
+
+def uses_coverage(n_terms: int, *, exact: bool = False) -> bool:
+    """Whether hybrid fusion weighs which query words each paper holds (``fuse``'s
+    ``coverage``), by the query's distinct terms, as ``keyword_weight`` reads them."""
+    return exact or n_terms <= COVERAGE_TERMS
+
+
+def coverage_factor(coverage: Scores, *, long: bool) -> Scores:
+    """What each paper keeps of its BM25 score for the share of the query's words it holds:
+    that share ** COVERAGE_POWER in short queries; in long ones 1 for every word, else
+    MISSING_A_WORD."""
+    if long:
+        return np.where(coverage >= 1, np.float32(1), np.float32(MISSING_A_WORD))
+    return np.power(coverage, COVERAGE_POWER, dtype=np.float32)
+
+
 def semantic_confidence(best_similarity: float, *, long: bool = False) -> float:
     """How far to trust the embeddings for a query (0..1), from its best cosine similarity."""
     unsure, sure = (UNSURE_LONG, SURE_LONG) if long else (UNSURE, SURE)
@@ -117,6 +151,7 @@ def fuse(
     alpha: float,
     limit: int,
     union: Positions | None = None,
+    coverage: Scores | None = None,
 ) -> Ranked:
     """Combine the keyword and semantic candidate lists.
 
@@ -127,7 +162,9 @@ def fuse(
     similarities) it barely moves the keyword order. The weight of the similarity is
     ``(1 - alpha)`` scaled by ``semantic_confidence`` of the best one; an ``alpha`` of
     ``LONG`` or less marks a long query. Equal scores go by similarity, then by position.
-    ``union`` is that ``np.union1d``, when the caller has it already.
+    ``union`` is that ``np.union1d``, when the caller has it already. ``coverage`` (aligned
+    with it; given where ``uses_coverage``) is the share of the query's words each paper
+    holds, which scales its BM25 score by ``coverage_factor``.
     """
     if union is None:
         union = np.union1d(keyword.positions, semantic.positions)
@@ -135,7 +172,12 @@ def fuse(
         return Ranked(union, np.zeros(0, dtype=np.float32))
     kw = np.zeros(len(union), dtype=np.float32)
     if len(keyword):
-        kw[np.searchsorted(union, keyword.positions)] = keyword.scores / float(keyword.scores[0])
+        kw[np.searchsorted(union, keyword.positions)] = keyword.scores
+        if coverage is not None:
+            kw *= coverage_factor(coverage, long=alpha <= LONG)
+        best_keyword = float(kw.max())
+        if best_keyword > 0:
+            kw /= np.float32(best_keyword)
     sem = np.clip(similarity_of.astype(np.float32), 0.0, 1.0)
     best = float(semantic.scores[0]) if len(semantic) else 0.0
     weight = (1 - alpha) * semantic_confidence(best, long=alpha <= LONG)
