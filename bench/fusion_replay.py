@@ -2,9 +2,10 @@
 
 ``record`` loads a BEIR folder like ``search_quality.py`` (normal ingest and index, SQLite),
 runs every query through ``Searcher.search`` in hybrid mode and keeps what ``hybrid.fuse``
-was given (keyword and semantic candidates, the similarity of every merged paper, alpha), with
-the keyword-only and live hybrid runs. ``--sentences N`` adds N ``sentence-`` queries: one
-sentence (not the first) of a sampled paper's abstract, a longer, claim-like lookup.
+was given (keyword and semantic candidates, the similarity of every merged paper, alpha, the
+word coverage), with the keyword-only and live hybrid runs. ``--sentences N`` adds N
+``sentence-`` queries: one sentence (not the first) of a sampled paper's abstract, a longer,
+claim-like lookup.
 
 ``grid`` replays a grid of fusions (today's form, min-max, z-score, RRF) on recorded sets and
 prints one JSON line per setting with nDCG@10 per query kind on one half of the queries
@@ -110,6 +111,7 @@ def record(beir: BeirSet, embedder: Embedder) -> dict[str, Any]:
                         "sem_sc": call["sem"].scores,
                         "sim": call["sim"],
                         "alpha": call["alpha"],
+                        "coverage": call.get("coverage"),
                     }
             out["hybrid"] = run_queries(data, beir.queries, "hybrid")
     finally:
@@ -133,10 +135,20 @@ def _confidence(r: Record, ramp: Ramp) -> float:
     return min(max((best - ramp[0]) / (ramp[1] - ramp[0]), 0.0), 1.0)
 
 
-def _keyword_raw(r: Record) -> npt.NDArray[np.float64]:
+def _keyword_raw(
+    r: Record, coverage_power: float = 0.0, missing_a_word: float = 1.0
+) -> npt.NDArray[np.float64]:
+    """BM25 of the merged papers, scaled by word coverage as ``hybrid.coverage_factor`` does
+    with these constants (no scaling with the defaults, or on replays recorded before it)."""
     kw = np.zeros(len(r["union"]))
     kw[r["kw_idx"]] = r["kw_sc"]
-    return kw
+    coverage = r.get("coverage")
+    if coverage is None:
+        return kw
+    share = coverage.astype(np.float64)
+    if r["class"] <= 1:
+        return kw * np.power(share, coverage_power)
+    return kw * np.where(share >= 1, 1.0, missing_a_word)
 
 
 def _scale(x: npt.NDArray[np.float64], how: str) -> npt.NDArray[np.float64]:
@@ -148,17 +160,22 @@ def _scale(x: npt.NDArray[np.float64], how: str) -> npt.NDArray[np.float64]:
 
 
 def convex(
-    how: str, alphas: tuple[float, ...], ramp: Ramp, long_ramp: Ramp | str = "same"
+    how: str,
+    alphas: tuple[float, ...],
+    ramp: Ramp,
+    long_ramp: Ramp | str = "same",
+    coverage: tuple[float, float] = (0.0, 1.0),
 ) -> Fusion:
     """``(1 - w)·keyword + w·semantic``, w = (1 - alpha)·confidence; ``how`` scales the scores.
 
     ``alphas`` by length class (three: 9+ terms share the 5-8 alpha, or four); queries of 5 or
-    more terms use ``long_ramp`` unless it is ``"same"``.
+    more terms use ``long_ramp`` unless it is ``"same"``. ``coverage`` (form ``max``) is
+    ``(COVERAGE_POWER, MISSING_A_WORD)`` for the word coverage of ``hybrid.fuse``.
     """
 
     def fusion(r: Record) -> npt.NDArray[np.float64]:
         if how == "max":  # today's: BM25 over the best, raw cosine clipped to 0..1
-            kw = _scale(_keyword_raw(r), "max")
+            kw = _scale(_keyword_raw(r, *coverage), "max")
             sem = np.clip(r["sim"].astype(np.float64), 0.0, 1.0)
         elif how == "minmax":  # over the keyword candidates; other merged papers score 0
             kw = np.zeros(len(r["union"]))
@@ -199,7 +216,8 @@ def replay(data: dict[str, Any], fusion: Fusion) -> dict[str, list[str]]:
         if not len(r["union"]):  # a phrase no paper holds: nothing to fuse
             run[qid] = []
             continue
-        order = np.argsort(-fusion(r), kind="stable")[:10]
+        # Equal scores by similarity, then position, as ``hybrid.fuse`` orders them.
+        order = np.lexsort((-np.clip(r["sim"], 0.0, 1.0), -fusion(r)))[:10]
         run[qid] = [r["union"][i] for i in order]
     return run
 
@@ -239,6 +257,13 @@ def settings() -> list[tuple[str, Fusion]]:
         (0.2, 0.3), (0.2, 0.4), (0.2, 0.5), (0.25, 0.35), (0.25, 0.45), (0.25, 0.55),
         (0.3, 0.4), (0.3, 0.5), (0.35, 0.45), (0.35, 0.55), (0.4, 0.5), (0.4, 0.6),
     ]  # fmt: skip
+    # Word coverage: short queries' power, and what 5-8 term queries' papers missing a word
+    # keep (today's: 0.25 and 0.75).
+    for power, missing in itertools.product((0.0, 0.1, 0.25, 0.5, 1.0), (1.0, 0.84, 0.75, 0.5)):
+        grid.append(
+            (f"max alphas=(0.8, 0.7, 0.4) coverage={power, missing}",
+             convex("max", (0.8, 0.7, 0.4), (0.4, 0.6), (0.25, 0.45), (power, missing)))
+        )  # fmt: skip
     steps = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
     for long_ramp, a3 in itertools.product(long_ramps, steps):
         alphas3 = (0.8, 0.7, a3)
@@ -285,7 +310,11 @@ def main() -> None:
             r["class"] = length_class(data["queries"][qid])
     alphas = tuple(hybrid.keyword_weight(n) for n in (1, 3, 5))
     today = convex(
-        "max", alphas, (hybrid.UNSURE, hybrid.SURE), (hybrid.UNSURE_LONG, hybrid.SURE_LONG)
+        "max",
+        alphas,
+        (hybrid.UNSURE, hybrid.SURE),
+        (hybrid.UNSURE_LONG, hybrid.SURE_LONG),
+        (hybrid.COVERAGE_POWER, hybrid.MISSING_A_WORD),
     )
     for name, data in sets.items():
         live = {q: list(r[:10]) for q, r in data["hybrid"].items()}
