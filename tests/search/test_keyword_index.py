@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from dailypapers.index.keyword import K1, TITLE_WEIGHT, B, IndexedDoc, KeywordIndex, Terms
 from dailypapers.index.text import analyse, fold
@@ -133,3 +136,35 @@ def test_holding_tells_which_documents_contain_a_term(tmp_path: Path) -> None:
     assert joined.holding("learn", both).tolist() == [
         int(d) in set(joined.docs_with("learn").tolist()) for d in both
     ]
+
+
+_WORDS = ["graph", "learning", "protein", "codes", "quantum", "network"]
+
+
+@hyp_settings(max_examples=60, deadline=None, database=None)
+@given(
+    base=st.lists(st.lists(st.sampled_from(_WORDS), max_size=5), min_size=1, max_size=12),
+    extra=st.lists(st.lists(st.sampled_from(_WORDS), max_size=5), max_size=6),
+    picks=st.lists(st.integers(min_value=0, max_value=17), max_size=20),
+)
+def test_holding_agrees_with_the_documents_words(
+    base: list[list[str]], extra: list[list[str]], picks: list[int]
+) -> None:
+    """Any documents, any candidates (repeated, unsorted): ``holding`` says exactly which
+    candidates' text holds the word, on one index and on a base joined with a delta."""
+    from dailypapers.index.delta import _JoinedKeyword
+
+    def docs(texts: list[list[str]]) -> list[IndexedDoc]:
+        return [IndexedDoc("", " ".join(words), [], []) for words in texts]
+
+    texts = base + extra
+    alone = KeywordIndex.build(docs(texts))
+    joined = _JoinedKeyword(
+        KeywordIndex.build(docs(base)), KeywordIndex.build(docs(extra)), np.empty(0, np.int64)
+    )
+    candidates = np.array([p % len(texts) for p in picks], dtype=np.int64)
+    for word in [*_WORDS, "absent"]:
+        term = analyse(word)[0]
+        expected = [term in analyse(" ".join(texts[c])) for c in candidates]
+        assert alone.holding(term, candidates).tolist() == expected
+        assert joined.holding(term, candidates).tolist() == expected
