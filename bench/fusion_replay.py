@@ -138,17 +138,17 @@ def _confidence(r: Record, ramp: Ramp) -> float:
 def _keyword_raw(
     r: Record, coverage_power: float = 0.0, missing_a_word: float = 1.0
 ) -> npt.NDArray[np.float64]:
-    """BM25 of the merged papers, scaled by word coverage as ``hybrid.coverage_factor`` does
-    with these constants (no scaling with the defaults, or on replays recorded before it)."""
+    """BM25 of the merged papers, scaled by ``hybrid.coverage_factor`` with these values (no
+    scaling with the defaults, or on replays recorded before coverage)."""
     kw = np.zeros(len(r["union"]))
     kw[r["kw_idx"]] = r["kw_sc"]
     coverage = r.get("coverage")
     if coverage is None:
         return kw
-    share = coverage.astype(np.float64)
-    if r["class"] <= 1:
-        return kw * np.power(share, coverage_power)
-    return kw * np.where(share >= 1, 1.0, missing_a_word)
+    factor = hybrid.coverage_factor(
+        coverage, long=r["class"] >= 2, power=coverage_power, missing_a_word=missing_a_word
+    )
+    return np.asarray(kw * factor)
 
 
 def _scale(x: npt.NDArray[np.float64], how: str) -> npt.NDArray[np.float64]:

@@ -254,3 +254,12 @@ def test_a_model_change_re_embeds_everything_exactly_once(
     assert run_index(engine=engine, root=settings.index_dir, embedder=newer).embedded == 0
     with engine.connect() as conn:
         assert set(conn.execute(select(embeddings.c.model)).scalars()) == {new_key}
+
+
+def test_the_setting_offers_exactly_the_engines() -> None:
+    """Settings do not import the index layer (docs: STYLE.md), so the setting's choices are
+    written out there; they must stay the embedder's engines."""
+    from typing import get_args
+
+    annotation = Settings.model_fields["embedding_engine"].annotation
+    assert get_args(annotation) == ENGINES

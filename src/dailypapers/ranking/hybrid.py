@@ -128,13 +128,20 @@ def uses_coverage(n_terms: int, *, exact: bool = False) -> bool:
     return exact or n_terms <= COVERAGE_TERMS
 
 
-def coverage_factor(coverage: Scores, *, long: bool) -> Scores:
+def coverage_factor(
+    coverage: Scores,
+    *,
+    long: bool,
+    power: float | None = None,
+    missing_a_word: float | None = None,
+) -> Scores:
     """What each paper keeps of its BM25 score for the share of the query's words it holds:
-    that share ** COVERAGE_POWER in short queries; in long ones 1 for every word, else
-    MISSING_A_WORD."""
+    that share ** ``power`` (COVERAGE_POWER) in short queries; in long ones 1 for every word,
+    else ``missing_a_word`` (MISSING_A_WORD). bench/fusion_replay.py tries other values."""
     if long:
-        return np.where(coverage >= 1, np.float32(1), np.float32(MISSING_A_WORD))
-    return np.power(coverage, COVERAGE_POWER, dtype=np.float32)
+        missing = MISSING_A_WORD if missing_a_word is None else missing_a_word
+        return np.where(coverage >= 1, np.float32(1), np.float32(missing))
+    return np.power(coverage, COVERAGE_POWER if power is None else power, dtype=np.float32)
 
 
 def semantic_confidence(best_similarity: float, *, long: bool = False) -> float:
