@@ -12,15 +12,16 @@ Compared (same candidates, same top 20):
   * ``bm25``: BM25 of the candidates' titles and abstracts against the library's titles;
   * ``follows_only``: For you with follows and no library (cold start);
   * ``for_you``: ``ranking.foryou.recommend`` with the library and the follows;
-  * ``ablation_*``: For you with only the linear model, only the nearest positive, or
-    without the category follows.
+  * ``ablation_*``: For you with only the linear model, only the nearest positive,
+    without the category follows, or without the positives' words (each keeps the words
+    unless named).
 
 Vectors: the model the site uses, through ``bench/beir.py``'s ``CachedEmbedder`` and the
 shared cache in ``bench/results/cache`` (embedded once; a first run embeds what it lacks).
 Cost: milliseconds per member for the window's candidates, and per member with 75,000
 candidates (the vectors tiled), projected to a daily precomputation for 10,000 members.
 
-    .venv/bin/python bench/recommend.py --users 300
+    .venv/bin/python bench/recommend.py --users 300 [--cached-only] [--max-tokens 128]
 """
 
 # ruff: noqa: E402
@@ -49,9 +50,11 @@ import numpy as np
 from bench.beir import CachedEmbedder
 from bench.common import BENCH, add_common_arguments, emit, load_feed, log, machine_info
 
-from dailypapers.index.embedder import default_embedder, paper_text
+from dailypapers.index import embedder as embedder_module
+from dailypapers.index.embedder import MiniLMEmbedder, paper_text
 from dailypapers.index.text import analyse
 from dailypapers.ingest.normalize import clean_abstract, clean_line
+from dailypapers.queries.foryou import MAX_POSITIVE_TEXTS
 from dailypapers.ranking import foryou
 
 K = 20
@@ -59,6 +62,7 @@ ABLATIONS = {
     "ablation_model_only": replace(foryou.WEIGHTS, similar=0.0, category=0.0),
     "ablation_nearest_only": replace(foryou.WEIGHTS, model=0.0, category=0.0),
     "ablation_no_follows": replace(foryou.WEIGHTS, category=0.0),
+    "ablation_no_words": replace(foryou.WEIGHTS, words=0.0),
 }
 
 
@@ -91,13 +95,11 @@ def prepare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return papers
 
 
-def cached(embedder: CachedEmbedder, papers: list[dict[str, Any]]) -> set[int]:
-    """Numbers of the papers whose vector is in the cache."""
+def cached(embedder: CachedEmbedder, papers: list[dict[str, Any]], key: str) -> set[int]:
+    """Numbers of the papers whose vector is in the cache under the model ``key``."""
     have = {
         digest
-        for (digest,) in embedder._db.execute(
-            "SELECT digest FROM vectors WHERE model = ?", [embedder.key]
-        )
+        for (digest,) in embedder._db.execute("SELECT digest FROM vectors WHERE model = ?", [key])
     }
     return {
         i
@@ -190,13 +192,22 @@ def main() -> None:
         help="libraries only of papers whose vector is cached already (the window's papers "
         "are always embedded): no embedding beyond the window on a busy machine",
     )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        help="embed papers cut to N tokens (default: MAX_TOKENS, 256); with --cached-only the "
+        "members stay those of the default window's cache, so runs compare the same people",
+    )
     args = parser.parse_args()
 
     split = dt.date.fromisoformat(args.split)
     end = split + dt.timedelta(days=args.days)
     papers = prepare(load_feed(path=args.feed))
-    embedder = CachedEmbedder(default_embedder(), args.cache)
-    available = cached(embedder, papers) if args.cached_only else None
+    default_key = MiniLMEmbedder().key  # the key at the default window, read before --max-tokens
+    if args.max_tokens:
+        embedder_module.MAX_TOKENS = args.max_tokens
+    embedder = CachedEmbedder(MiniLMEmbedder(), args.cache)
+    available = cached(embedder, papers, default_key) if args.cached_only else None
     chosen = members(papers, split, end, args.min_library, args.users, args.seed, available)
     window = [i for i, p in enumerate(papers) if split <= p["day"] < end]
     needed = sorted(set(window) | {i for _, lib, _ in chosen for i in lib})
@@ -226,6 +237,8 @@ def main() -> None:
         np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9
     )  # held unit, as the site
     bm25 = BM25([f"{c.title} {c.abstract}" for c in candidates])
+    counts = [Counter(analyse(f"{c.title} {c.abstract}")) for c in candidates]
+    terms = foryou.term_matrix(counts)
     newest = sorted(
         range(len(window)),
         key=lambda j: (papers[window[j]]["day"], papers[window[j]]["id"]),
@@ -247,7 +260,7 @@ def main() -> None:
         b = bm25.scores(" ".join(papers[i]["title"] for i in library))
         scores["bm25"].append(metrics([candidates[j].id for j in np.argsort(-b)[:K]], targets))
         cold = foryou.Profile(categories=followed, excluded=lib_ids)
-        picks = foryou.recommend(cold, candidates, matrix, limit=K, unit=True)
+        picks = foryou.recommend(cold, candidates, matrix, limit=K, unit=True, terms=terms)
         scores["follows_only"].append(metrics([p.id for p in picks], targets))
         profile = foryou.Profile(
             categories=followed,
@@ -256,15 +269,19 @@ def main() -> None:
             ],
             positive_vectors=np.stack([vectors[i] for i in library]),
             excluded=lib_ids,
+            # As the site reads them (queries/foryou.py): the newest positives' words.
+            positive_words=Counter(
+                t for i in library[-MAX_POSITIVE_TEXTS:] for t in analyse(papers[i]["text"])
+            ),
         )
         t0 = time.perf_counter()
-        picks = foryou.recommend(profile, candidates, matrix, limit=K, unit=True)
+        picks = foryou.recommend(profile, candidates, matrix, limit=K, unit=True, terms=terms)
         costs.append((time.perf_counter() - t0) * 1000)
         scores["for_you"].append(metrics([p.id for p in picks], targets))
         # Ablations: each part of the score alone (same profile).
         for name, weights in ABLATIONS.items():
             picks = foryou.recommend(
-                profile, candidates, matrix, limit=K, unit=True, weights=weights
+                profile, candidates, matrix, limit=K, unit=True, weights=weights, terms=terms
             )
             scores[name].append(metrics([p.id for p in picks], targets))
 
@@ -272,6 +289,7 @@ def main() -> None:
     reps = math.ceil(75_000 / len(candidates))
     big = (candidates * reps)[:75_000]
     big_matrix = np.tile(matrix, (reps, 1))[:75_000]
+    big_terms = foryou.term_matrix((counts * reps)[:75_000])
     big_costs = []
     for _name, library, _ in chosen[: args.cost_members]:
         profile = foryou.Profile(
@@ -280,9 +298,12 @@ def main() -> None:
                 foryou.Positive(papers[i]["id"], papers[i]["title"], "saved") for i in library
             ],
             positive_vectors=np.stack([vectors[i] for i in library]),
+            positive_words=Counter(
+                t for i in library[-MAX_POSITIVE_TEXTS:] for t in analyse(papers[i]["text"])
+            ),
         )
         t0 = time.perf_counter()
-        foryou.recommend(profile, big, big_matrix, limit=K, unit=True)
+        foryou.recommend(profile, big, big_matrix, limit=K, unit=True, terms=big_terms)
         big_costs.append((time.perf_counter() - t0) * 1000)
 
     figures = {
@@ -311,6 +332,7 @@ def main() -> None:
                 "vectors": len(needed),
                 "embed_seconds": round(embed_seconds, 1),
                 "cache_hits": embedder.hits,
+                "model": embedder.key,
             },
             "quality": figures,
             "beats_baselines": all(

@@ -3,14 +3,20 @@ the JSON twin, and the pure ranking function."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from dailypapers.index.text import analyse
 from dailypapers.ranking import foryou
 from tests.foryou.conftest import vector
 
@@ -285,3 +291,107 @@ def test_unmatched_library_entries_count_through_their_words(
     text = ada.client.get("/for-you").text
     assert "like papers in the library you imported" in text
     assert set(_picks(ada)) == set(corpus["speech"][:4])  # nothing about graphs or language
+
+
+def test_an_upvoted_papers_words_rank_the_papers_that_share_them_first(
+    make_member: Any, corpus: dict[str, list[str]], engine: Engine, api_token: Any, client: Any
+) -> None:
+    """Two new papers as close by embedding to an upvoted one: the one sharing its words (a
+    method's name the small model blurs) comes first, though the other is newer."""
+    import datetime as dt
+
+    from dailypapers.ingest.pipeline import run_ingest
+    from dailypapers.storage import embeddings
+    from tests.core.helpers import raw
+    from tests.foryou.conftest import MODEL
+
+    today = dt.datetime.now(dt.UTC).date()
+    papers = {  # id: (days ago, title, abstract, jitter)
+        "2606.09001": (200, "Zeolite sieves for capture", "Zeolite frameworks adsorb CO2.", 20),
+        "2606.09002": (3, "Porous zeolite membranes", "Zeolite frameworks separate gases.", 21),
+        "2606.09003": (0, "A survey of catalysts", "Metal catalysts in industry.", 22),
+    }
+    records = [
+        raw(
+            pid,
+            title=title,
+            abstract=abstract,
+            categories=["physics.chem-ph"],
+            day=(today - dt.timedelta(days=ago)).isoformat(),
+            published=f"{today - dt.timedelta(days=ago)}T01:00:00Z",
+        )
+        for pid, (ago, title, abstract, _) in papers.items()
+    ]
+    run_ingest(
+        engine=engine, source="t", params={"fixture": "words"}, records=lambda _: records,
+        explicit_days=True,
+    )  # fmt: skip
+    with engine.begin() as conn:
+        embeddings.store(
+            conn=conn,
+            model=MODEL,
+            items=[(pid, "h") for pid in papers],
+            vectors=np.stack([vector(5, jitter) for *_, jitter in papers.values()]),
+        )
+    ada = make_member("ada")
+    voted = ada.client.post(
+        "/papers/2606.09001/upvote",
+        data={"csrf_token": ada.csrf("/"), "action": "up", "next": "/"},
+    )
+    assert voted.status_code == 303
+    picks = _picks(ada)
+    assert picks[:2] == ["2606.09002", "2606.09003"]
+    auth = {"Authorization": f"Bearer {api_token(ada.id)}"}
+    items = client.get("/api/for-you", headers=auth).json()["items"]
+    assert [item["paper"]["id"] for item in items][:2] == picks[:2]
+
+
+def test_ranking_words_move_only_with_their_weight() -> None:
+    from dataclasses import replace
+
+    papers = [
+        foryou.Candidate("new", "A survey of catalysts", "Metal catalysts.", (), ("cs.LG",)),
+        foryou.Candidate("old", "Zeolite membranes", "Zeolite frameworks.", (), ("cs.LG",)),
+    ]
+    papers[1] = replace(papers[1], age_days=3.0)
+    matrix = np.stack([vector(0, 1), vector(0, 2)])
+    terms = foryou.term_matrix([Counter(analyse(f"{p.title} {p.abstract}")) for p in papers])
+    profile = foryou.Profile(
+        positives=[foryou.Positive("z", "Zeolite sieves", "saved")],
+        positive_vectors=np.stack([vector(0, 3)]),
+        positive_words=Counter(analyse("Zeolite sieves. Zeolite frameworks adsorb CO2.")),
+    )
+    ranked = foryou.recommend(profile, papers, matrix, terms=terms)
+    assert [p.id for p in ranked] == ["old", "new"]
+    weights = replace(foryou.WEIGHTS, words=0.0)
+    ranked = foryou.recommend(profile, papers, matrix, terms=terms, weights=weights)
+    assert [p.id for p in ranked] == ["new", "old"]  # equal otherwise: the newer first
+
+
+@examples(max_examples=200, deadline=None)
+@given(
+    docs=st.lists(
+        st.dictionaries(st.sampled_from("abcdefgh"), st.integers(1, 5), max_size=6), max_size=8
+    ),
+    query=st.dictionaries(st.sampled_from("abcdefghij"), st.integers(1, 5), max_size=6),
+)
+def test_term_matrix_gives_the_tf_idf_cosine(
+    docs: list[dict[str, int]], query: dict[str, int]
+) -> None:
+    """The sparse rows give what tf-idf cosine written out term by term gives: empty
+    documents, terms no candidate holds and an empty query included."""
+    terms = foryou.term_matrix(docs)
+    n = len(docs)
+    df = Counter(t for doc in docs for t in doc)
+    idf = {t: math.log((n + 1) / (k + 1)) + 1 for t, k in df.items()}
+
+    def unit(counts: dict[str, int]) -> dict[str, float]:
+        weights = {t: c * idf[t] for t, c in counts.items() if t in idf}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        return {t: w / norm for t, w in weights.items()} if norm else {}
+
+    wanted = unit(query)
+    expected = [sum(w * wanted.get(t, 0.0) for t, w in unit(doc).items()) for doc in docs]
+    got = terms.similarity(terms.unit(query))
+    assert len(terms) == n and got.shape == (n,)
+    np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -10,7 +10,6 @@ window, so one member's page costs the per-member training and scoring (bench/re
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -32,6 +31,7 @@ MAX_DAYS = 90
 MAX_CANDIDATES = 20_000
 MAX_NEGATIVES = 500
 MAX_LIBRARY_TEXTS = 2000
+MAX_POSITIVE_TEXTS = 200
 
 
 @dataclass(slots=True)
@@ -61,24 +61,19 @@ class _Window:
     rows: list[RowMapping]
     candidates: list[foryou.Candidate]
     matrix: Any
-    # Each candidate's unit tf-idf terms and the window's idf: made on first use (only
-    # members with unmatched imported entries need them).
-    terms: list[dict[str, float]] | None = None
-    idf: dict[str, float] | None = None
+    # The candidates' tf-idf rows: made on first use (0.8 s for a 30-day window of 7,383
+    # papers on one core), then shared by every member.
+    terms: foryou.TermMatrix | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def text_terms(self) -> tuple[list[dict[str, float]], dict[str, float]]:
-        """(per-candidate unit tf-idf terms, idf), computed once."""
+    def term_matrix(self) -> foryou.TermMatrix:
+        """The candidates' ``foryou.term_matrix``, computed once."""
         with self.lock:
-            if self.terms is None or self.idf is None:
-                counts = [Counter(analyse(f"{c.title} {c.abstract}")) for c in self.candidates]
-                df: Counter[str] = Counter()
-                for doc in counts:
-                    df.update(doc.keys())
-                n = len(counts)
-                self.idf = {t: math.log((n + 1) / (k + 1)) + 1.0 for t, k in df.items()}
-                self.terms = [foryou.tfidf(doc, self.idf) for doc in counts]
-            return self.terms, self.idf
+            if self.terms is None:
+                self.terms = foryou.term_matrix(
+                    [Counter(analyse(f"{c.title} {c.abstract}")) for c in self.candidates]
+                )
+            return self.terms
 
 
 class _Held:
@@ -184,16 +179,18 @@ def for_you(
     key = (str(conn.engine.url), runs.revision(conn=conn), start, today)
     window = HELD.get(key, lambda: _window(conn, start, today))
     titles = subscription_repo.paper_titles(conn=conn, ids=[pid for pid, _ in sources])
+    # The newest positives' titles and abstracts count through their words too.
+    worded = subscription_repo.paper_texts(
+        conn=conn, ids=[pid for pid, _ in sources[:MAX_POSITIVE_TEXTS]]
+    )
     liked = embeddings.vectors_by_id(conn=conn, ids=[p for p, _ in sources] + disliked)
     dim = window.matrix.shape[1] if window.matrix.ndim == 2 else 0
     usable = [(p, how) for p, how in sources if p in liked and len(liked[p]) == dim]
     positives = [foryou.Positive(p, titles.get(p, p), how) for p, how in usable]
     negatives = [liked[p] for p in disliked if p in liked and len(liked[p]) == dim]
-    terms: list[dict[str, float]] | None = None
-    library_terms: dict[str, float] | None = None
-    if texts:
-        terms, idf = window.text_terms()
-        library_terms = foryou.tfidf(Counter(t for text in texts for t in analyse(text)), idf)
+    positive_words = Counter(t for text in worded.values() for t in analyse(text))
+    library_words = Counter(t for text in texts for t in analyse(text))
+    terms = window.term_matrix() if positive_words or library_words else None
     profile = foryou.Profile(
         categories=follows.get("category", []),
         authors=follows.get("author", []),
@@ -203,7 +200,8 @@ def for_you(
         positive_vectors=np.stack([liked[p.id] for p in positives]) if positives else None,
         negative_vectors=np.stack(negatives) if negatives else None,
         excluded=frozenset(disliked) | {p for p, _ in sources},
-        library_terms=library_terms or None,
+        positive_words=positive_words or None,
+        library_words=library_words or None,
     )
     picks = foryou.recommend(
         profile, window.candidates, window.matrix, limit=limit, unit=True, terms=terms

@@ -9,8 +9,10 @@ Two parts, added up:
   background), plus the nearest positive by cosine similarity, which also names the reason;
 * follow signals: in a followed category, by a followed author, matching a followed keyword,
   submitted by a followed member;
-* the text of an imported library's entries that match no paper here (no stored vector):
-  tf-idf cosine of each candidate with all of them together.
+* words: the tf-idf cosine of each candidate with the positives' own titles and abstracts
+  taken together (arxiv-sanity's tf-idf features, beside the embeddings: an author's method
+  names and a field's terms that the small embedding model blurs), and with the text of an
+  imported library's entries that match no paper here (no stored vector).
 
 Without positives (a new member with a first follow) only the follow signals rank, and only
 papers matching a follow are picked. Every pick carries its reasons, strongest first.
@@ -48,6 +50,7 @@ class Weights:
     user: float = 2.0
     dislike: float = 2.0
     library: float = 0.5
+    words: float = 0.5
     recency: float = 0.01
 
 
@@ -90,8 +93,10 @@ class Profile:
     positive_vectors: Matrix | None = None
     negative_vectors: Matrix | None = None
     excluded: frozenset[str] = frozenset()
-    # Unit tf-idf weights of the imported entries that match no paper here (``tfidf``).
-    library_terms: Terms | None = None
+    # Term counts (the site's analyser) of the positives' titles and abstracts, and of the
+    # imported entries that match no paper here; weighed by ``TermMatrix.unit``.
+    positive_words: Terms | None = None
+    library_words: Terms | None = None
 
     @property
     def empty(self) -> bool:
@@ -102,7 +107,7 @@ class Profile:
             or self.keywords
             or self.users
             or self.positives
-            or self.library_terms
+            or self.library_words
         )
 
 
@@ -138,18 +143,64 @@ def category_matches(followed: str, categories: Sequence[str]) -> bool:
     return any(c == followed or c.startswith(followed + ".") for c in categories)
 
 
-def tfidf(counts: Mapping[str, float], idf: Mapping[str, float]) -> dict[str, float]:
-    """Unit-length tf-idf weights of term ``counts`` (terms without an ``idf`` dropped)."""
-    weights = {t: n * idf[t] for t, n in counts.items() if t in idf}
-    norm = sum(w * w for w in weights.values()) ** 0.5
-    return {t: w / norm for t, w in weights.items()} if norm else {}
+@dataclass(frozen=True, slots=True)
+class TermMatrix:
+    """The candidates' unit tf-idf weights, one sparse row each (``term_matrix``): row ``i``
+    holds ``weights[starts[i]:starts[i + 1]]`` at ``columns`` of the same range."""
+
+    vocabulary: Mapping[str, int]
+    idf: npt.NDArray[np.float32]
+    starts: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.int32]
+    weights: npt.NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def unit(self, counts: Terms) -> npt.NDArray[np.float32]:
+        """Term ``counts`` as a unit tf-idf vector over the vocabulary (the candidates' idf;
+        terms no candidate holds dropped); all zeros when none is left."""
+        vector = np.zeros(len(self.idf), dtype=np.float32)
+        for term, count in counts.items():
+            column = self.vocabulary.get(term)
+            if column is not None:
+                vector[column] = count * self.idf[column]
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+    def similarity(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Cosine of each candidate with a ``unit`` vector."""
+        sums = np.concatenate(
+            [[0.0], np.cumsum(self.weights * vector[self.columns], dtype=np.float64)]
+        )
+        similarity: npt.NDArray[np.float64] = sums[self.starts[1:]] - sums[self.starts[:-1]]
+        return similarity
 
 
-def library_similarity(library: Terms, terms: Sequence[Terms]) -> npt.NDArray[np.float64]:
-    """Cosine of each candidate's unit tf-idf ``terms`` with the library's."""
-    return np.array(
-        [sum(w * library.get(t, 0.0) for t, w in doc.items()) for doc in terms], dtype=np.float64
+def term_matrix(counts: Sequence[Terms]) -> TermMatrix:
+    """Each candidate's term counts as unit tf-idf rows; idf ``log((n + 1) / (df + 1)) + 1``
+    over the candidates."""
+    vocabulary: dict[str, int] = {}
+    frequency: list[int] = []
+    for doc in counts:
+        for term in doc:
+            column = vocabulary.setdefault(term, len(vocabulary))
+            if column == len(frequency):
+                frequency.append(0)
+            frequency[column] += 1
+    idf = (np.log((len(counts) + 1) / (np.asarray(frequency, dtype=np.float64) + 1)) + 1).astype(
+        np.float32
     )
+    lengths = np.fromiter((len(doc) for doc in counts), dtype=np.int64, count=len(counts))
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    total = int(starts[-1])
+    columns = np.fromiter((vocabulary[t] for doc in counts for t in doc), np.int32, total)
+    tf = np.fromiter((c for doc in counts for c in doc.values()), np.float32, total)
+    weights = tf * idf[columns]
+    rows = np.repeat(np.arange(len(counts)), lengths)
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(counts)))
+    weights = (weights / np.maximum(norms, 1e-12)[rows]).astype(np.float32)
+    return TermMatrix(vocabulary, idf, starts, columns, weights)
 
 
 def train(positives: Matrix, negatives: Matrix, background: Matrix) -> npt.NDArray[np.float64]:
@@ -208,12 +259,12 @@ def recommend(
     weights: Weights = WEIGHTS,
     seed: int = 0,
     unit: bool = False,
-    terms: Sequence[Terms] | None = None,
+    terms: TermMatrix | None = None,
 ) -> list[Pick]:
     """The ``limit`` best candidates for ``profile`` (``vectors``: one row per candidate,
     zeros where a paper has no vector; ``unit``: already of length 1, as callers that hold
-    them between members keep them; ``terms``: each candidate's unit tf-idf weights, needed
-    only with ``profile.library_terms``), each with its reasons."""
+    them between members keep them; ``terms``: the candidates' ``term_matrix``, which the
+    profile's words need), each with its reasons."""
     n = len(candidates)
     if n == 0 or profile.empty:
         return []
@@ -254,10 +305,13 @@ def recommend(
             score -= weights.dislike * np.clip(disliked - 0.6, 0, None) / 0.4
         eligible |= known
     library = np.zeros(n, dtype=np.float64)
-    if profile.library_terms and terms is not None and len(terms) == n:
-        library = library_similarity(profile.library_terms, terms)
-        score += weights.library * _z(library)
-        eligible |= library >= LIBRARY_REASON
+    if terms is not None and len(terms) == n:
+        if profile.positive_words:
+            score += weights.words * _z(terms.similarity(terms.unit(profile.positive_words)))
+        if profile.library_words:
+            library = terms.similarity(terms.unit(profile.library_words))
+            score += weights.library * _z(library)
+            eligible |= library >= LIBRARY_REASON
     order = np.argsort(-score, kind="stable")
     picks: list[Pick] = []
     for i in order:
