@@ -139,17 +139,17 @@ def members(
 class BM25:
     """Okapi BM25 (k1 1.2, b 0.75) over the candidates, with the site's analyser."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, counts: list[Counter[str]]) -> None:
+        """``counts``: each candidate's analysed terms."""
         self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         lengths = []
-        for i, text in enumerate(texts):
-            terms = Counter(analyse(text))
+        for i, terms in enumerate(counts):
             lengths.append(sum(terms.values()))
             for term, tf in terms.items():
                 self.postings[term].append((i, tf))
         self.lengths = np.array(lengths, dtype=np.float64)
-        self.avg = float(self.lengths.mean()) if len(texts) else 1.0
-        self.n = len(texts)
+        self.avg = float(self.lengths.mean()) if len(counts) else 1.0
+        self.n = len(counts)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 scores of every candidate for ``query`` (query term counts weigh terms)."""
@@ -236,8 +236,8 @@ def main() -> None:
     matrix /= np.maximum(
         np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9
     )  # held unit, as the site
-    bm25 = BM25([f"{c.title} {c.abstract}" for c in candidates])
     counts = [Counter(analyse(f"{c.title} {c.abstract}")) for c in candidates]
+    bm25 = BM25(counts)
     terms = foryou.term_matrix(counts)
     newest = sorted(
         range(len(window)),
@@ -245,9 +245,16 @@ def main() -> None:
         reverse=True,
     )
 
+    # As the site reads them (queries/foryou.py): the words of the newest positives.
+    words = {
+        member: Counter(
+            t for i in library[-MAX_POSITIVE_TEXTS:] for t in analyse(papers[i]["text"])
+        )
+        for member, library, _ in chosen
+    }
     scores: dict[str, list[tuple[float, float]]] = defaultdict(list)
     costs: list[float] = []
-    for _name, library, targets in chosen:
+    for member, library, targets in chosen:
         cats = Counter(c for i in library for c in papers[i]["categories"])
         followed = [c for c, _ in cats.most_common(2)]
         lib_ids = frozenset(papers[i]["id"] for i in library)
@@ -269,10 +276,7 @@ def main() -> None:
             ],
             positive_vectors=np.stack([vectors[i] for i in library]),
             excluded=lib_ids,
-            # As the site reads them (queries/foryou.py): the newest positives' words.
-            positive_words=Counter(
-                t for i in library[-MAX_POSITIVE_TEXTS:] for t in analyse(papers[i]["text"])
-            ),
+            positive_words=words[member],
         )
         t0 = time.perf_counter()
         picks = foryou.recommend(profile, candidates, matrix, limit=K, unit=True, terms=terms)
@@ -291,16 +295,14 @@ def main() -> None:
     big_matrix = np.tile(matrix, (reps, 1))[:75_000]
     big_terms = foryou.term_matrix((counts * reps)[:75_000])
     big_costs = []
-    for _name, library, _ in chosen[: args.cost_members]:
+    for member, library, _ in chosen[: args.cost_members]:
         profile = foryou.Profile(
             categories=["cs.CL", "cs.LG"],
             positives=[
                 foryou.Positive(papers[i]["id"], papers[i]["title"], "saved") for i in library
             ],
             positive_vectors=np.stack([vectors[i] for i in library]),
-            positive_words=Counter(
-                t for i in library[-MAX_POSITIVE_TEXTS:] for t in analyse(papers[i]["text"])
-            ),
+            positive_words=words[member],
         )
         t0 = time.perf_counter()
         foryou.recommend(profile, big, big_matrix, limit=K, unit=True, terms=big_terms)

@@ -178,17 +178,17 @@ def for_you(
     # The database is part of the key: one process may serve several (tests, tools).
     key = (str(conn.engine.url), runs.revision(conn=conn), start, today)
     window = HELD.get(key, lambda: _window(conn, start, today))
-    titles = subscription_repo.paper_titles(conn=conn, ids=[pid for pid, _ in sources])
-    # The newest positives' titles and abstracts count through their words too.
-    worded = subscription_repo.paper_texts(
-        conn=conn, ids=[pid for pid, _ in sources[:MAX_POSITIVE_TEXTS]]
-    )
+    # The newest positives' titles and abstracts (their words count too); the rest's titles.
+    ids = [pid for pid, _ in sources]
+    worded = subscription_repo.paper_texts(conn=conn, ids=ids[:MAX_POSITIVE_TEXTS])
+    titles = {pid: title for pid, (title, _) in worded.items()}
+    titles |= subscription_repo.paper_titles(conn=conn, ids=ids[MAX_POSITIVE_TEXTS:])
     liked = embeddings.vectors_by_id(conn=conn, ids=[p for p, _ in sources] + disliked)
     dim = window.matrix.shape[1] if window.matrix.ndim == 2 else 0
     usable = [(p, how) for p, how in sources if p in liked and len(liked[p]) == dim]
     positives = [foryou.Positive(p, titles.get(p, p), how) for p, how in usable]
     negatives = [liked[p] for p in disliked if p in liked and len(liked[p]) == dim]
-    positive_words = Counter(t for text in worded.values() for t in analyse(text))
+    positive_words = Counter(t for pair in worded.values() for t in analyse(" ".join(pair)))
     library_words = Counter(t for text in texts for t in analyse(text))
     terms = window.term_matrix() if positive_words or library_words else None
     profile = foryou.Profile(

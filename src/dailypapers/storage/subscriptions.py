@@ -300,14 +300,14 @@ def paper_titles(*, conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return {str(pid): str(title) for pid, title in rows}
 
 
-def paper_texts(*, conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    """Title and abstract of ``ids``, as one text each."""
+def paper_texts(*, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(title, abstract) of ``ids``."""
     if not ids:
         return {}
     rows = conn.execute(
         select(papers.c.id, papers.c.title, papers.c.abstract).where(papers.c.id.in_(list(ids)))
     )
-    return {str(pid): f"{title} {abstract or ''}" for pid, title, abstract in rows}
+    return {str(pid): (str(title), str(abstract or "")) for pid, title, abstract in rows}
 
 
 def record_bounce(*, conn: Connection, subscription_id: int, max_bounces: int) -> bool:
